@@ -1,0 +1,23 @@
+/* Reference-counted allocations with destructors (after libre's mem_alloc/mem_deref).
+ * An object's destructor releases everything it owns, so a failed constructor has one
+ * cleanup path: mem_deref() the half-built object. */
+#ifndef SIPSD_BASE_MEM_H
+#define SIPSD_BASE_MEM_H
+
+#include <stddef.h>
+
+typedef void(mem_destroy_h)(void *data);
+
+/* Zeroed allocation of size bytes with refcount 1; NULL on ENOMEM. */
+void *mem_zalloc(size_t size, mem_destroy_h *dh);
+/* Take one more reference; returns data (NULL-safe). */
+void *mem_ref(void *data);
+/* Drop one reference; the last one runs the destructor and frees. Always returns NULL so
+ * callers write `x = mem_deref(x);`. */
+void *mem_deref(void *data);
+unsigned mem_nrefs(const void *data);
+/* Duplicate len bytes as a NUL-terminated refcounted string. */
+char *mem_strndup(const char *s, size_t len);
+char *mem_strdup(const char *s);
+
+#endif

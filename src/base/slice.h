@@ -1,0 +1,28 @@
+/* Zero-copy (pointer, length) views into a buffer someone else holds. */
+#ifndef SIPSD_BASE_SLICE_H
+#define SIPSD_BASE_SLICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct slice {
+	const char *p;
+	size_t len;
+};
+
+#define SLICE_LIT(s) ((struct slice){ (s), sizeof(s) - 1 })
+
+struct slice slice_from_cstr(const char *s);
+bool slice_eq(struct slice a, struct slice b);
+bool slice_eq_ci(struct slice a, struct slice b);
+bool slice_eq_cstr(struct slice a, const char *s);
+bool slice_eq_cstr_ci(struct slice a, const char *s);
+/* Strip leading/trailing SP and HTAB. */
+struct slice slice_trim(struct slice s);
+/* Decimal digits only, no sign, no overflow past max; false otherwise. */
+bool slice_to_u64(struct slice s, uint64_t max, uint64_t *out);
+/* Copy into dst (NUL-terminated, truncated to dstsz-1); returns bytes copied. */
+size_t slice_copy(struct slice s, char *dst, size_t dstsz);
+
+#endif
