@@ -1,0 +1,30 @@
+/* Wiring inside the sipsd binary. */
+#ifndef SIPSD_APP_APP_H
+#define SIPSD_APP_APP_H
+
+#include "conf/conf.h"
+
+struct tls_holder;
+struct tls_sni_set;
+struct tp_source;
+
+/* One reloadable TLS context holder per [tls:NAME]. */
+struct app_tls;
+/* Build and validate every context the config names (files, key/cert match, chains, dates). */
+int app_tls_build(const struct conf *conf, struct app_tls **tlsp, struct conf_error *err);
+/* Build all contexts from conf and, only if every one succeeds, swap them in atomically. */
+int app_tls_reload(struct app_tls *tls, const struct conf *conf, struct conf_error *err);
+struct tls_holder *app_tls_holder(struct app_tls *tls, const char *name);
+/* The SNI set of a TLS interface (its context first), NULL for none. */
+struct tls_sni_set *app_tls_sni_set(struct app_tls *tls, const char *iface);
+
+/* Worker threads, one event loop each, all listening on every interface (SO_REUSEPORT). */
+struct app_workers;
+int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_workers **wsp);
+/* Graceful stop bounded by timeout_ms; frees ws. */
+void app_workers_stop(struct app_workers *ws, unsigned timeout_ms);
+
+/* Handles one framed SIP message from the transport (runs on a worker thread). */
+void app_sip_recv(const struct tp_source *src, const char *msg, size_t len, void *arg);
+
+#endif

@@ -1,0 +1,124 @@
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "sip/limits.h"
+#include "transport/transport.h"
+
+struct app_workers {
+	unsigned n;
+	struct tp_worker **w;
+	pthread_t *th;
+	bool *started;
+	struct sip_limits limits; /* handed to every message handler */
+};
+
+static void *worker_main(void *arg)
+{
+	tp_worker_run(arg);
+	return NULL;
+}
+
+static void workers_free(struct app_workers *ws)
+{
+	for (unsigned i = 0; i < ws->n; i++)
+		mem_deref(ws->w[i]);
+	free(ws->w);
+	free(ws->th);
+	free(ws->started);
+	free(ws);
+}
+
+int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_workers **wsp)
+{
+	unsigned n = conf->global.workers;
+	if (n == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cores > 0 ? (unsigned)cores : 1;
+	}
+	struct app_workers *ws = calloc(1, sizeof(*ws));
+	if (!ws)
+		return ENOMEM;
+	ws->w = calloc(n, sizeof(*ws->w));
+	ws->th = calloc(n, sizeof(*ws->th));
+	ws->started = calloc(n, sizeof(*ws->started));
+	if (!ws->w || !ws->th || !ws->started) {
+		workers_free(ws);
+		return ENOMEM;
+	}
+	ws->n = n;
+	ws->limits = (struct sip_limits){
+		.max_message_size = conf->global.limits.max_message_size,
+		.max_headers = conf->global.limits.max_headers,
+		.max_line_length = conf->global.limits.max_line_length,
+		.max_uri_length = conf->global.limits.max_uri_length,
+		.max_via = conf->global.limits.max_via,
+	};
+	struct tp_settings set = {
+		.max_message_size = conf->global.limits.max_message_size,
+		.handshake_timeout = 10,
+	};
+	int err = 0;
+	for (unsigned i = 0; i < n && !err; i++) {
+		err = tp_worker_alloc(&ws->w[i], i, &set, app_sip_recv, &ws->limits);
+		for (size_t k = 0; k < conf->nifaces && !err; k++) {
+			const struct conf_interface *ifc = &conf->ifaces[k];
+			for (size_t j = 0; j < ifc->nlisten && !err; j++) {
+				struct tp_listen_spec spec = {
+					.iface = ifc->name,
+					.listen = ifc->listen[j],
+					.mutual_auth = ifc->mutual_auth,
+					.idle_timeout = ifc->idle_timeout,
+					.tls = app_tls_sni_set(tls, ifc->name),
+				};
+				err = tp_worker_listen(ws->w[i], &spec);
+			}
+		}
+	}
+	if (err) {
+		workers_free(ws);
+		return err;
+	}
+	/* Signals belong to the main thread's loop; workers never see them. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned i = 0; i < n; i++) {
+		if (pthread_create(&ws->th[i], NULL, worker_main, ws->w[i]) == 0)
+			ws->started[i] = true;
+		else
+			log_err("sipsd.thread_failed", "worker=%u", i);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	log_info("sipsd.workers_started", "workers=%u", n);
+	*wsp = ws;
+	return 0;
+}
+
+void app_workers_stop(struct app_workers *ws, unsigned timeout_ms)
+{
+	if (!ws)
+		return;
+	for (unsigned i = 0; i < ws->n; i++)
+		tp_worker_stop(ws->w[i], timeout_ms);
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000 + 2;
+	bool all_joined = true;
+	for (unsigned i = 0; i < ws->n; i++) {
+		if (ws->started[i] && pthread_timedjoin_np(ws->th[i], NULL, &deadline) != 0) {
+			log_err("sipsd.stop_timeout", "worker=%u", i);
+			all_joined = false;
+		}
+	}
+	/* A worker stuck past the bound still owns its loop: leave it to process exit. */
+	if (all_joined)
+		workers_free(ws);
+}

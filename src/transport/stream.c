@@ -1,0 +1,452 @@
+/* TCP and TLS connections: non-blocking handshake, framed reads, queued writes, orderly close
+ * with close_notify. The TLS engine knows nothing about sockets; this file owns the fds. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/timeutil.h"
+#include "sip/frame.h"
+#include "transport/stream.h"
+
+static atomic_uint_fast64_t next_conn_id = 1;
+
+enum { RX_CHUNK = 4096, TX_MAX_QUEUED = 4u << 20 };
+
+static void conn_read_h(evutil_socket_t fd, short what, void *arg);
+static void conn_write_h(evutil_socket_t fd, short what, void *arg);
+static void conn_flush(struct tp_conn *c);
+
+uint64_t tp_conn_id(const struct tp_conn *c)
+{
+	return c->id;
+}
+
+static void conn_unlink(struct tp_conn *c)
+{
+	struct tp_worker *w = c->w;
+	if (!w)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	w->nconns--;
+	c->w = NULL;
+	tp_worker_conn_gone(w);
+}
+
+static void conn_release(struct tp_conn *c)
+{
+	if (c->rev)
+		event_free(c->rev);
+	if (c->wev)
+		event_free(c->wev);
+	c->rev = c->wev = NULL;
+	if (c->ssl)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
+	c->peer = mem_deref(c->peer);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	while (c->tx_head) {
+		struct tp_txbuf *b = c->tx_head;
+		c->tx_head = b->next;
+		free(b);
+	}
+	c->tx_tail = NULL;
+}
+
+static void conn_destroy(void *data)
+{
+	struct tp_conn *c = data;
+	conn_release(c);
+	/* Freed only here: a message handler may still read rx while the connection dies. */
+	free(c->rx);
+}
+
+void tp_conn_destroy_now(struct tp_conn *c)
+{
+	if (c->state == TP_CONN_CLOSED)
+		return;
+	c->state = TP_CONN_CLOSED;
+	conn_unlink(c);
+	conn_release(c);
+	mem_deref(c);
+}
+
+static void conn_log_close(struct tp_conn *c, const char *why)
+{
+	log_info("transport.conn_closed",
+		 "conn=%llu transport=%s remote=%s reason=\"%s\" age_ms=%llu bytes_in=%llu bytes_out=%llu",
+		 (unsigned long long)c->id, conf_transport_name(c->transport), c->remote_text, why,
+		 (unsigned long long)(time_mono_ms() - c->created_ms), (unsigned long long)c->bytes_in,
+		 (unsigned long long)c->bytes_out);
+}
+
+void tp_conn_fail(struct tp_conn *c, const char *why)
+{
+	if (c->state == TP_CONN_CLOSED)
+		return;
+	conn_log_close(c, why);
+	tp_conn_destroy_now(c);
+}
+
+/* RFC 5246 7.2.1 / RFC 8446 6.1: an orderly close sends close_notify. We don't wait for the
+ * peer's reply (allowed by both RFCs) so a silent peer can't hold the connection open. */
+static void conn_finish_close(struct tp_conn *c)
+{
+	if (c->ssl && (c->state == TP_CONN_UP || c->state == TP_CONN_CLOSING)) {
+		ERR_clear_error();
+		int r = SSL_shutdown(c->ssl);
+		if (r < 0) {
+			int e = SSL_get_error(c->ssl, r);
+			if (e == SSL_ERROR_WANT_WRITE) {
+				/* Socket full: retry when writable; the sweep bounds the wait. */
+				c->state = TP_CONN_CLOSING;
+				event_add(c->wev, NULL);
+				return;
+			}
+		}
+	}
+	tp_conn_destroy_now(c);
+}
+
+void tp_conn_close(struct tp_conn *c, const char *why)
+{
+	if (c->state == TP_CONN_CLOSED || c->state == TP_CONN_CLOSING)
+		return;
+	conn_log_close(c, why);
+	if (c->state != TP_CONN_UP) {
+		tp_conn_destroy_now(c);
+		return;
+	}
+	c->state = TP_CONN_CLOSING;
+	c->last_rx_ms = time_mono_ms(); /* the sweep gives CLOSING 5 s to flush */
+	event_del(c->rev);
+	if (c->tx_head)
+		conn_flush(c); /* finishes the close when the queue drains */
+	else
+		conn_finish_close(c);
+}
+
+void tp_conn_accept(struct tp_listener *l, int fd, const struct tp_addr *remote)
+{
+	struct tp_worker *w = l->w;
+	struct tp_conn *c = mem_zalloc(sizeof(*c), conn_destroy);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->id = atomic_fetch_add(&next_conn_id, 1);
+	c->lst = l;
+	c->inbound = true;
+	c->transport = l->spec.listen.transport;
+	c->remote = *remote;
+	c->local = l->local;
+	c->idle_timeout = l->spec.idle_timeout;
+	c->created_ms = c->last_rx_ms = time_mono_ms();
+	tp_addr_fmt(remote, c->remote_text, sizeof(c->remote_text));
+	c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_read_h, c);
+	c->wev = event_new(w->base, fd, EV_WRITE, conn_write_h, c);
+	if (!c->rev || !c->wev) {
+		mem_deref(c);
+		return;
+	}
+	if (c->transport == CONF_TP_TLS) {
+		c->ssl = tp_tls_server_new(l);
+		if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+			log_err("tls.setup_failed", "iface=%s remote=%s", l->iface, c->remote_text);
+			mem_deref(c);
+			return;
+		}
+		SSL_set_accept_state(c->ssl);
+		SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		c->state = TP_CONN_HANDSHAKE;
+	} else {
+		c->state = TP_CONN_UP;
+	}
+	c->w = w;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+	event_add(c->rev, NULL);
+	log_debug("transport.conn_accepted", "conn=%llu iface=%s transport=%s remote=%s",
+		  (unsigned long long)c->id, l->iface, conf_transport_name(c->transport), c->remote_text);
+}
+
+/* Returns 1 done, 0 again (waiting for I/O), -1 failed (connection destroyed). */
+static int conn_handshake(struct tp_conn *c)
+{
+	ERR_clear_error();
+	int r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		c->state = TP_CONN_UP;
+		c->last_rx_ms = time_mono_ms();
+		tp_tls_handshake_done(c);
+		return c->state == TP_CONN_UP ? 1 : -1;
+	}
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ)
+		return 0;
+	if (e == SSL_ERROR_WANT_WRITE) {
+		event_add(c->wev, NULL);
+		return 0;
+	}
+	tp_tls_handshake_failed(c, e);
+	tp_conn_destroy_now(c);
+	return -1;
+}
+
+static bool rx_reserve(struct tp_conn *c, size_t want)
+{
+	if (c->rx_cap - c->rx_len >= want)
+		return true;
+	size_t limit = (size_t)c->w->set.max_message_size + RX_CHUNK;
+	size_t ncap = c->rx_cap ? c->rx_cap * 2 : RX_CHUNK;
+	while (ncap - c->rx_len < want)
+		ncap *= 2;
+	if (ncap > limit)
+		ncap = limit;
+	if (ncap <= c->rx_len)
+		return false;
+	char *p = realloc(c->rx, ncap);
+	if (!p)
+		return false;
+	c->rx = p;
+	c->rx_cap = ncap;
+	return true;
+}
+
+/* Frames and dispatches every complete message in rx. Returns false if the connection went away. */
+static bool conn_dispatch(struct tp_conn *c)
+{
+	size_t off = 0;
+	bool alive = true;
+	mem_ref(c);
+	while (off < c->rx_len && c->state == TP_CONN_UP) {
+		struct sip_frame fr;
+		sip_frame_next(c->rx + off, c->rx_len - off, c->w->set.max_message_size, &fr);
+		if (fr.kind == SIP_FRAME_NEED_MORE)
+			break;
+		if (fr.kind == SIP_FRAME_ERROR) {
+			/* RFC 4475 3.1.2.3 / 3.3.9: framing can't recover on a stream; close. */
+			log_notice("sip.framing_error", "conn=%llu remote=%s error=\"%s\"", (unsigned long long)c->id,
+				   c->remote_text, fr.error ? fr.error : "bad framing");
+			tp_conn_close(c, "framing error");
+			break;
+		}
+		if (fr.kind == SIP_FRAME_PING) {
+			/* RFC 5626 4.4.1: answer a double-CRLF ping with a single-CRLF pong. */
+			struct tp_source src = { .transport = c->transport, .conn = c };
+			tp_send(&src, "\r\n", 2);
+		} else if (fr.kind == SIP_FRAME_MESSAGE) {
+			struct tp_source src = { .transport = c->transport, .conn = c, .remote = c->remote,
+						 .local = c->local };
+			c->w->msgh(&src, c->rx + off, fr.len, c->w->arg);
+		}
+		off += fr.len;
+	}
+	if (c->state == TP_CONN_CLOSED) {
+		alive = false;
+	} else if (off) {
+		memmove(c->rx, c->rx + off, c->rx_len - off);
+		c->rx_len -= off;
+	}
+	if (alive && c->rx_len == 0) {
+		free(c->rx); /* idle connections hold no receive buffer */
+		c->rx = NULL;
+		c->rx_cap = 0;
+	}
+	mem_deref(c);
+	return alive;
+}
+
+static void conn_read(struct tp_conn *c)
+{
+	for (;;) {
+		if (!rx_reserve(c, RX_CHUNK / 2)) {
+			if (c->rx_len >= c->w->set.max_message_size) {
+				log_notice("sip.message_too_large", "conn=%llu remote=%s limit=%u",
+					   (unsigned long long)c->id, c->remote_text, c->w->set.max_message_size);
+				tp_conn_close(c, "message too large");
+			} else {
+				tp_conn_close(c, "out of memory");
+			}
+			return;
+		}
+		size_t room = c->rx_cap - c->rx_len;
+		ssize_t n;
+		if (c->ssl) {
+			ERR_clear_error();
+			int r = SSL_read(c->ssl, c->rx + c->rx_len, room > INT32_MAX ? INT32_MAX : (int)room);
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_READ)
+					break;
+				if (e == SSL_ERROR_WANT_WRITE) {
+					c->want_write_for_read = true;
+					event_add(c->wev, NULL);
+					break;
+				}
+				if (e == SSL_ERROR_ZERO_RETURN) {
+					/* Peer sent close_notify: answer with ours. */
+					tp_conn_close(c, "peer closed (close_notify)");
+				} else {
+					tp_conn_fail(c, e == SSL_ERROR_SYSCALL ? "peer closed without close_notify"
+										: "TLS error");
+				}
+				return;
+			}
+			n = r;
+		} else {
+			n = read(c->fd, c->rx + c->rx_len, room);
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+				break;
+			if (n <= 0) {
+				tp_conn_fail(c, n == 0 ? "peer closed" : strerror(errno));
+				return;
+			}
+		}
+		c->rx_len += (size_t)n;
+		c->bytes_in += (uint64_t)n;
+		c->last_rx_ms = time_mono_ms();
+		if (!conn_dispatch(c) || c->state != TP_CONN_UP)
+			return;
+	}
+	if (c->rx_len == 0 && c->rx) {
+		free(c->rx);
+		c->rx = NULL;
+		c->rx_cap = 0;
+	}
+}
+
+static void conn_read_h(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct tp_conn *c = arg;
+	if (c->state == TP_CONN_HANDSHAKE) {
+		if (conn_handshake(c) != 1)
+			return;
+	}
+	if (c->state == TP_CONN_UP)
+		conn_read(c);
+}
+
+static void conn_flush(struct tp_conn *c)
+{
+	while (c->tx_head) {
+		struct tp_txbuf *b = c->tx_head;
+		size_t left = b->len - b->off;
+		ssize_t n;
+		if (c->ssl) {
+			ERR_clear_error();
+			int r = SSL_write(c->ssl, b->data + b->off, left > INT32_MAX ? INT32_MAX : (int)left);
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+					event_add(c->wev, NULL);
+					return;
+				}
+				tp_conn_fail(c, "TLS write error");
+				return;
+			}
+			n = r;
+		} else {
+			n = write(c->fd, b->data + b->off, left);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+					event_add(c->wev, NULL);
+					return;
+				}
+				tp_conn_fail(c, strerror(errno));
+				return;
+			}
+		}
+		b->off += (size_t)n;
+		c->bytes_out += (uint64_t)n;
+		if (b->off == b->len) {
+			c->tx_head = b->next;
+			if (!c->tx_head)
+				c->tx_tail = NULL;
+			free(b);
+		}
+	}
+	if (c->state == TP_CONN_CLOSING)
+		conn_finish_close(c);
+}
+
+static void conn_write_h(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct tp_conn *c = arg;
+	if (c->state == TP_CONN_HANDSHAKE) {
+		if (conn_handshake(c) == 1 && c->state == TP_CONN_UP)
+			conn_read(c);
+		return;
+	}
+	if (c->want_write_for_read) {
+		c->want_write_for_read = false;
+		conn_read(c);
+		if (c->state == TP_CONN_CLOSED)
+			return;
+	}
+	if (c->state == TP_CONN_CLOSING && !c->tx_head) {
+		conn_finish_close(c);
+		return;
+	}
+	conn_flush(c);
+}
+
+static int conn_queue(struct tp_conn *c, const void *buf, size_t len)
+{
+	if (c->state != TP_CONN_UP)
+		return ENOTCONN;
+	size_t queued = 0;
+	for (struct tp_txbuf *b = c->tx_head; b; b = b->next)
+		queued += b->len - b->off;
+	if (queued + len > TX_MAX_QUEUED)
+		return ENOBUFS; /* a peer that doesn't read must not eat our memory */
+	struct tp_txbuf *b = malloc(sizeof(*b) + len);
+	if (!b)
+		return ENOMEM;
+	b->next = NULL;
+	b->len = len;
+	b->off = 0;
+	memcpy(b->data, buf, len);
+	if (c->tx_tail)
+		c->tx_tail->next = b;
+	else
+		c->tx_head = b;
+	c->tx_tail = b;
+	conn_flush(c);
+	return 0;
+}
+
+int tp_send(const struct tp_source *dst, const void *buf, size_t len)
+{
+	if (!dst || !buf)
+		return EINVAL;
+	if (dst->conn)
+		return conn_queue(dst->conn, buf, len);
+	if (dst->udp) {
+		ssize_t n = sendto(dst->udp->fd, buf, len, 0, (const struct sockaddr *)&dst->remote.ss,
+				   dst->remote.len);
+		return n < 0 ? errno : 0;
+	}
+	return EINVAL;
+}

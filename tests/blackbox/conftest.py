@@ -1,0 +1,158 @@
+"""Shared fixtures for black-box tests: they start the real sipsd on loopback and speak real bytes.
+
+Environment (set by ctest): SIPSD_BUILD_DIR, SIPSD_SOURCE_DIR, SIPSD_TESTDATA.
+"""
+import os
+import random
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+import pytest
+
+SOURCE_DIR = os.environ.get("SIPSD_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD_DIR = os.environ.get("SIPSD_BUILD_DIR", os.path.join(SOURCE_DIR, "build"))
+TESTDATA = os.environ.get("SIPSD_TESTDATA", os.path.join(SOURCE_DIR, "..", "shared", "testdata"))
+
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tools", "labpki"))
+import labpki  # noqa: E402
+
+
+def sipsd_binary():
+    return os.path.join(BUILD_DIR, "src", "app", "sipsd")
+
+
+def free_port(host="127.0.0.1", kind=socket.SOCK_STREAM):
+    """A port that was free a moment ago on host (good enough on a loopback test address)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, kind) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def loopback_addr():
+    """A random 127.0.0.x address so parallel tests don't collide on ports."""
+    return "127.0.0.%d" % random.randint(2, 250)
+
+
+class Sipsd:
+    """One sipsd process with a config written into a temp dir."""
+
+    def __init__(self, workdir, config_text, name="sipsd.conf"):
+        self.workdir = str(workdir)
+        self.conf_path = os.path.join(self.workdir, name)
+        with open(self.conf_path, "w") as f:
+            f.write(config_text)
+        self.log_path = os.path.join(self.workdir, "sipsd.log")
+        self.proc = None
+
+    def start(self, wait_for="sipsd.started", timeout=10.0):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sipsd_binary(), "-c", self.conf_path, "-f"],
+                                     stdout=self.log_file, stderr=subprocess.STDOUT)
+        if wait_for:
+            self.wait_log(wait_for, timeout)
+        return self
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, text, timeout=10.0, count=1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log().count(text) >= count:
+                return
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError("sipsd exited (%s) before logging %r:\n%s" % (self.proc.returncode, text, self.log()))
+            time.sleep(0.05)
+        raise AssertionError("sipsd did not log %r within %.1fs:\n%s" % (text, timeout, self.log()))
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.log_file.close()
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_check_config(path):
+    return subprocess.run([sipsd_binary(), "--check-config", path], capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def demo_pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pki")
+    labpki.demo(str(d))
+    return str(d)
+
+
+def tls_config(pki, host, port, mutual_auth="required", extra_global="", extra_tls="", extra_iface="", workers=2):
+    return f"""[global]
+workers = {workers}
+shutdown_timeout = 5
+{extra_global}
+[log]
+level = debug
+
+[tls:default]
+certificate = {pki}/server.pem
+private_key = {pki}/server.key
+ca_list = {pki}/ca.pem
+{extra_tls}
+[interface:main]
+listen = tls:{host}:{port}
+tls = default
+mutual_auth = {mutual_auth}
+{extra_iface}
+"""
+
+
+def client_context(pki, user="alice", cert=True, server_hostname_check=False):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(os.path.join(pki, "ca.pem"))
+    ctx.check_hostname = server_hostname_check
+    if cert:
+        ctx.load_cert_chain(os.path.join(pki, user + ".pem"), os.path.join(pki, user + ".key"))
+    return ctx
+
+
+def tls_connect(ctx, host, port, server_hostname="localhost", timeout=5.0):
+    raw = socket.create_connection((host, port), timeout=timeout)
+    try:
+        s = ctx.wrap_socket(raw, server_hostname=server_hostname, suppress_ragged_eofs=False)
+    except Exception:
+        raw.close()
+        raise
+    s.settimeout(timeout)
+    return s
+
+
+@pytest.fixture
+def sipsd_factory(tmp_path):
+    started = []
+
+    def make(config_text, **kw):
+        s = Sipsd(tmp_path, config_text, **kw)
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.kill()

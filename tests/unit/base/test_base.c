@@ -1,0 +1,106 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/slice.h"
+
+static int destroyed;
+
+static void count_destroy(void *data)
+{
+	(void)data;
+	destroyed++;
+}
+
+static void test_mem_refcount_runs_destructor_once(void **state)
+{
+	(void)state;
+	destroyed = 0;
+	int *p = mem_zalloc(sizeof(*p), count_destroy);
+	assert_non_null(p);
+	assert_int_equal(*p, 0);
+	assert_int_equal(mem_nrefs(p), 1);
+	assert_ptr_equal(mem_ref(p), p);
+	assert_int_equal(mem_nrefs(p), 2);
+	assert_null(mem_deref(p));
+	assert_int_equal(destroyed, 0);
+	assert_null(mem_deref(p));
+	assert_int_equal(destroyed, 1);
+	assert_null(mem_deref(NULL));
+	assert_null(mem_ref(NULL));
+}
+
+static void test_mem_alignment_and_strdup(void **state)
+{
+	(void)state;
+	void *p = mem_zalloc(1, NULL);
+	assert_int_equal((uintptr_t)p % _Alignof(max_align_t), 0);
+	mem_deref(p);
+	char *s = mem_strndup("hello world", 5);
+	assert_string_equal(s, "hello");
+	mem_deref(s);
+	assert_null(mem_strdup(NULL));
+	assert_null(mem_zalloc(SIZE_MAX, NULL));
+}
+
+static void test_slice_compare_trim(void **state)
+{
+	(void)state;
+	struct slice a = SLICE_LIT("Via");
+	assert_true(slice_eq_cstr(a, "Via"));
+	assert_false(slice_eq_cstr(a, "via"));
+	assert_true(slice_eq_cstr_ci(a, "vIA"));
+	assert_false(slice_eq_cstr_ci(a, "Vias"));
+	struct slice t = slice_trim(SLICE_LIT(" \t x y\t "));
+	assert_true(slice_eq_cstr(t, "x y"));
+	assert_int_equal(slice_trim(SLICE_LIT("   ")).len, 0);
+}
+
+static void test_slice_to_u64_bounds(void **state)
+{
+	(void)state;
+	uint64_t v = 0;
+	assert_true(slice_to_u64(SLICE_LIT("4294967295"), UINT32_MAX, &v));
+	assert_int_equal(v, UINT32_MAX);
+	assert_false(slice_to_u64(SLICE_LIT("4294967296"), UINT32_MAX, &v));
+	assert_false(slice_to_u64(SLICE_LIT("18446744073709551616"), UINT64_MAX, &v));
+	assert_true(slice_to_u64(SLICE_LIT("18446744073709551615"), UINT64_MAX, &v));
+	assert_false(slice_to_u64(SLICE_LIT(""), 10, &v));
+	assert_false(slice_to_u64(SLICE_LIT("-1"), 10, &v));
+	assert_false(slice_to_u64(SLICE_LIT("1a"), 10, &v));
+	char buf[4];
+	assert_int_equal(slice_copy(SLICE_LIT("abcdef"), buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "abc");
+}
+
+static void test_log_levels(void **state)
+{
+	(void)state;
+	enum log_level l;
+	assert_true(log_level_parse("debug", &l));
+	assert_int_equal(l, LOG_LVL_DEBUG);
+	assert_false(log_level_parse("loud", &l));
+	log_setup(LOG_LVL_WARN, LOG_TO_STDERR, "test");
+	assert_true(log_enabled(LOG_LVL_ERR));
+	assert_false(log_enabled(LOG_LVL_INFO));
+	assert_string_equal(log_level_name(LOG_LVL_NOTICE), "notice");
+	log_setup(LOG_LVL_INFO, LOG_TO_STDERR, "test");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mem_refcount_runs_destructor_once),
+		cmocka_unit_test(test_mem_alignment_and_strdup),
+		cmocka_unit_test(test_slice_compare_trim),
+		cmocka_unit_test(test_slice_to_u64_bounds),
+		cmocka_unit_test(test_log_levels),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
