@@ -71,7 +71,7 @@ class Sipsd:
             time.sleep(0.05)
         raise AssertionError("sipsd did not log %r within %.1fs:\n%s" % (text, timeout, self.log()))
 
-    def signal(self, sig):
+    def send(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):

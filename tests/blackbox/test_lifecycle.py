@@ -24,7 +24,7 @@ def test_stop_sends_close_notify_to_every_tls_client(sipsd_factory, demo_pki, si
     # Make sure each handshake finished on the server side too.
     s.wait_log("tls.handshake_ok", count=5)
     t0 = time.monotonic()
-    s.signal(sig)
+    s.send(sig)
     for c in clients:
         # With suppress_ragged_eofs=False, an EOF without close_notify raises SSLEOFError;
         # a clean b"" means the server sent close_notify.
@@ -42,7 +42,7 @@ def test_stop_is_bounded_when_a_client_never_reads(sipsd_factory, demo_pki):
     c = tls_connect(ctx, host, port)
     s.wait_log("tls.handshake_ok")
     t0 = time.monotonic()
-    s.signal(signal.SIGTERM)
+    s.send(signal.SIGTERM)
     assert s.proc.wait(10) == 0
     assert time.monotonic() - t0 < 7
     c.close()
@@ -64,7 +64,7 @@ def test_reload_with_broken_config_keeps_running(sipsd_factory, demo_pki):
     good = open(s.conf_path).read()
     with open(s.conf_path, "w") as f:
         f.write(good.replace("[log]", "[log]\nbogus_key = 1"))
-    s.signal(signal.SIGHUP)
+    s.send(signal.SIGHUP)
     s.wait_log("config.reload_failed")
     assert "bogus_key" in s.log()
     # Still serving with the old configuration.
@@ -72,7 +72,7 @@ def test_reload_with_broken_config_keeps_running(sipsd_factory, demo_pki):
     c.close()
     with open(s.conf_path, "w") as f:
         f.write(good)
-    s.signal(signal.SIGHUP)
+    s.send(signal.SIGHUP)
     s.wait_log("config.reloaded")
     assert s.stop() == 0
 
@@ -85,7 +85,7 @@ def test_reload_with_broken_key_keeps_old_context(sipsd_factory, demo_pki, tmp_p
     good = open(s.conf_path).read()
     with open(s.conf_path, "w") as f:
         f.write(good.replace(f"{demo_pki}/server.key", str(broken)))
-    s.signal(signal.SIGHUP)
+    s.send(signal.SIGHUP)
     s.wait_log("config.reload_failed")
     assert "private_key" in s.log() or "broken.key" in s.log()
     # Old connection still up, new handshakes still use the old (good) context.
