@@ -14,7 +14,7 @@
 
 struct app_workers {
 	unsigned n;
-	struct tp_worker **w;
+	struct tp_pool *pool;
 	pthread_t *th;
 	bool *started;
 	struct sip_limits limits; /* handed to every message handler */
@@ -28,9 +28,7 @@ static void *worker_main(void *arg)
 
 static void workers_free(struct app_workers *ws)
 {
-	for (unsigned i = 0; i < ws->n; i++)
-		mem_deref(ws->w[i]);
-	free(ws->w);
+	mem_deref(ws->pool);
 	free(ws->th);
 	free(ws->started);
 	free(ws);
@@ -46,10 +44,11 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 	struct app_workers *ws = calloc(1, sizeof(*ws));
 	if (!ws)
 		return ENOMEM;
-	ws->w = calloc(n, sizeof(*ws->w));
+	if (n > TP_MAX_WORKERS)
+		n = TP_MAX_WORKERS;
 	ws->th = calloc(n, sizeof(*ws->th));
 	ws->started = calloc(n, sizeof(*ws->started));
-	if (!ws->w || !ws->th || !ws->started) {
+	if (!ws->th || !ws->started) {
 		workers_free(ws);
 		return ENOMEM;
 	}
@@ -65,9 +64,8 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 		.max_message_size = conf->global.limits.max_message_size,
 		.handshake_timeout = 10,
 	};
-	int err = 0;
+	int err = tp_pool_alloc(&ws->pool, n, &set, app_sip_recv, &ws->limits);
 	for (unsigned i = 0; i < n && !err; i++) {
-		err = tp_worker_alloc(&ws->w[i], i, &set, app_sip_recv, &ws->limits);
 		for (size_t k = 0; k < conf->nifaces && !err; k++) {
 			const struct conf_interface *ifc = &conf->ifaces[k];
 			for (size_t j = 0; j < ifc->nlisten && !err; j++) {
@@ -78,9 +76,24 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 					.idle_timeout = ifc->idle_timeout,
 					.tls = app_tls_sni_set(tls, ifc->name),
 				};
-				err = tp_worker_listen(ws->w[i], &spec);
+				err = tp_worker_listen(tp_pool_worker(ws->pool, i), &spec);
 			}
 		}
+	}
+	/* Persistent peer links live on worker 0: one connection per peer, not one per worker. */
+	for (size_t k = 0; k < conf->npeers && !err; k++) {
+		const struct conf_peer *cp = &conf->peers[k];
+		struct tp_peer_spec ps = {
+			.name = cp->name,
+			.uris = (const char *const *)cp->uri.v,
+			.nuris = cp->uri.n,
+			.tls = cp->tls ? app_tls_holder(tls, cp->tls) : NULL,
+			.identity = cp->identity,
+			.persistent = cp->persistent,
+			.local_port = cp->local_port,
+			.keepalive = cp->keepalive,
+		};
+		err = tp_peer_start(tp_pool_worker(ws->pool, 0), &ps, NULL);
 	}
 	if (err) {
 		workers_free(ws);
@@ -91,7 +104,7 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned i = 0; i < n; i++) {
-		if (pthread_create(&ws->th[i], NULL, worker_main, ws->w[i]) == 0)
+		if (pthread_create(&ws->th[i], NULL, worker_main, tp_pool_worker(ws->pool, i)) == 0)
 			ws->started[i] = true;
 		else
 			log_err("sipsd.thread_failed", "worker=%u", i);
@@ -107,7 +120,7 @@ void app_workers_stop(struct app_workers *ws, unsigned timeout_ms)
 	if (!ws)
 		return;
 	for (unsigned i = 0; i < ws->n; i++)
-		tp_worker_stop(ws->w[i], timeout_ms);
+		tp_worker_stop(tp_pool_worker(ws->pool, i), timeout_ms);
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += timeout_ms / 1000 + 2;

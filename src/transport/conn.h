@@ -4,6 +4,7 @@
 
 #include <openssl/ssl.h>
 #include <event2/event.h>
+#include <pthread.h>
 
 #include "transport/transport.h"
 
@@ -17,6 +18,13 @@ enum tp_conn_state {
 	TP_CONN_CLOSED,
 };
 
+/* A function to run on a worker's own thread (cross-worker hand-off). */
+struct tp_post {
+	struct tp_post *next;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
 struct tp_txbuf {
 	struct tp_txbuf *next;
 	size_t len, off;
@@ -25,6 +33,7 @@ struct tp_txbuf {
 
 struct tp_conn {
 	struct tp_conn *prev, *next; /* worker's connection list */
+	struct tp_conn *hnext;       /* worker's id hash chain */
 	struct tp_worker *w;
 	struct tp_listener *lst; /* inbound: the listener it came from */
 	uint64_t id;
@@ -47,6 +56,8 @@ struct tp_conn {
 	bool want_write_for_read; /* SSL_read asked for a writable socket */
 	bool authenticated;        /* peer presented a certificate that verified */
 	struct tls_peer_info *peer; /* what the handshake proved (TLS only) */
+	struct tp_peer *tpeer;      /* outbound link this connection serves, if any */
+	const char *close_reason;   /* static or conn-lifetime text for the peer table */
 };
 
 struct tp_listener {
@@ -73,6 +84,16 @@ struct tp_worker {
 	struct event *stop_deadline;
 	unsigned stop_timeout_ms;
 	bool stopping;
+	struct tp_peer *peers;
+	struct evdns_base *dns; /* created on first name lookup */
+	struct tp_pool *pool;
+	/* Inbox: work posted by other threads, run on this worker's loop. */
+	pthread_mutex_t inbox_lock;
+	struct tp_post *inbox_head, *inbox_tail;
+	struct event *inbox_ev;
+	/* Connections by id (chained hash, power-of-two buckets). */
+	struct tp_conn **ctab;
+	size_t ctab_cap;
 };
 
 #endif

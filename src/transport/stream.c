@@ -1,6 +1,7 @@
 /* TCP and TLS connections: non-blocking handshake, framed reads, queued writes, orderly close
  * with close_notify. The TLS engine knows nothing about sockets; this file owns the fds. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ static void conn_unlink(struct tp_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
+	tp_worker_conn_remove(w, c);
 	w->nconns--;
 	c->w = NULL;
 	tp_worker_conn_gone(w);
@@ -79,6 +81,9 @@ void tp_conn_destroy_now(struct tp_conn *c)
 	if (c->state == TP_CONN_CLOSED)
 		return;
 	c->state = TP_CONN_CLOSED;
+	if (c->tpeer)
+		tp_peer_conn_gone(c->tpeer, c, c->close_reason);
+	c->tpeer = NULL;
 	conn_unlink(c);
 	conn_release(c);
 	mem_deref(c);
@@ -97,6 +102,7 @@ void tp_conn_fail(struct tp_conn *c, const char *why)
 {
 	if (c->state == TP_CONN_CLOSED)
 		return;
+	c->close_reason = why;
 	conn_log_close(c, why);
 	tp_conn_destroy_now(c);
 }
@@ -125,6 +131,7 @@ void tp_conn_close(struct tp_conn *c, const char *why)
 {
 	if (c->state == TP_CONN_CLOSED || c->state == TP_CONN_CLOSING)
 		return;
+	c->close_reason = why;
 	conn_log_close(c, why);
 	if (c->state != TP_CONN_UP) {
 		tp_conn_destroy_now(c);
@@ -139,30 +146,80 @@ void tp_conn_close(struct tp_conn *c, const char *why)
 		conn_finish_close(c);
 }
 
-void tp_conn_accept(struct tp_listener *l, int fd, const struct tp_addr *remote)
+static struct tp_conn *conn_new(struct tp_worker *w, int fd, const struct tp_addr *remote, enum conf_transport tp)
 {
-	struct tp_worker *w = l->w;
 	struct tp_conn *c = mem_zalloc(sizeof(*c), conn_destroy);
 	if (!c) {
 		close(fd);
-		return;
+		return NULL;
 	}
 	c->fd = fd;
-	c->id = atomic_fetch_add(&next_conn_id, 1);
-	c->lst = l;
-	c->inbound = true;
-	c->transport = l->spec.listen.transport;
+	/* Low 8 bits: the owning worker, so any thread can route to it (pool.c). */
+	c->id = (atomic_fetch_add(&next_conn_id, 1) << 8) | (w->index & 0xffu);
+	c->transport = tp;
 	c->remote = *remote;
-	c->local = l->local;
-	c->idle_timeout = l->spec.idle_timeout;
 	c->created_ms = c->last_rx_ms = time_mono_ms();
 	tp_addr_fmt(remote, c->remote_text, sizeof(c->remote_text));
 	c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_read_h, c);
 	c->wev = event_new(w->base, fd, EV_WRITE, conn_write_h, c);
-	if (!c->rev || !c->wev) {
-		mem_deref(c);
-		return;
+	if (!c->rev || !c->wev)
+		return mem_deref(c);
+	return c;
+}
+
+static void conn_link(struct tp_worker *w, struct tp_conn *c)
+{
+	if (tp_worker_conn_insert(w, c)) {
+		/* No memory for the index: the connection still works, it just can't be addressed
+		 * by id from other workers. */
+		log_warn("transport.conn_index_failed", "conn=%llu", (unsigned long long)c->id);
 	}
+	c->w = w;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+}
+
+struct tp_conn *tp_conn_outbound(struct tp_worker *w, int fd, const struct tp_addr *remote, enum conf_transport tp,
+				 SSL *ssl, struct tp_peer *peer)
+{
+	struct tp_conn *c = conn_new(w, fd, remote, tp);
+	if (!c) {
+		if (ssl)
+			SSL_free(ssl);
+		return NULL;
+	}
+	c->tpeer = peer;
+	if (ssl) {
+		c->ssl = ssl;
+		if (SSL_set_fd(ssl, fd) != 1) {
+			c->tpeer = NULL;
+			mem_deref(c);
+			return NULL;
+		}
+		SSL_set_connect_state(ssl);
+		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	}
+	c->state = TP_CONN_CONNECTING;
+	conn_link(w, c);
+	event_add(c->wev, NULL);
+	log_debug("transport.conn_connecting", "conn=%llu transport=%s remote=%s", (unsigned long long)c->id,
+		  conf_transport_name(tp), c->remote_text);
+	return c;
+}
+
+void tp_conn_accept(struct tp_listener *l, int fd, const struct tp_addr *remote)
+{
+	struct tp_worker *w = l->w;
+	struct tp_conn *c = conn_new(w, fd, remote, l->spec.listen.transport);
+	if (!c)
+		return;
+	c->lst = l;
+	c->inbound = true;
+	c->local = l->local;
+	c->idle_timeout = l->spec.idle_timeout;
 	if (c->transport == CONF_TP_TLS) {
 		c->ssl = tp_tls_server_new(l);
 		if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
@@ -176,12 +233,7 @@ void tp_conn_accept(struct tp_listener *l, int fd, const struct tp_addr *remote)
 	} else {
 		c->state = TP_CONN_UP;
 	}
-	c->w = w;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
-	w->nconns++;
+	conn_link(w, c);
 	event_add(c->rev, NULL);
 	log_debug("transport.conn_accepted", "conn=%llu iface=%s transport=%s remote=%s",
 		  (unsigned long long)c->id, l->iface, conf_transport_name(c->transport), c->remote_text);
@@ -196,6 +248,8 @@ static int conn_handshake(struct tp_conn *c)
 		c->state = TP_CONN_UP;
 		c->last_rx_ms = time_mono_ms();
 		tp_tls_handshake_done(c);
+		if (c->tpeer && c->state == TP_CONN_UP)
+			tp_peer_conn_up(c->tpeer, c);
 		return c->state == TP_CONN_UP ? 1 : -1;
 	}
 	int e = SSL_get_error(c->ssl, r);
@@ -205,7 +259,7 @@ static int conn_handshake(struct tp_conn *c)
 		event_add(c->wev, NULL);
 		return 0;
 	}
-	tp_tls_handshake_failed(c, e);
+	c->close_reason = tp_tls_handshake_failed(c, e);
 	tp_conn_destroy_now(c);
 	return -1;
 }
@@ -238,7 +292,8 @@ static bool conn_dispatch(struct tp_conn *c)
 	mem_ref(c);
 	while (off < c->rx_len && c->state == TP_CONN_UP) {
 		struct sip_frame fr;
-		sip_frame_next(c->rx + off, c->rx_len - off, c->w->set.max_message_size, &fr);
+		sip_frame_next_flags(c->rx + off, c->rx_len - off, c->w->set.max_message_size,
+				     c->inbound ? 0 : SIP_FRAME_CLIENT, &fr);
 		if (fr.kind == SIP_FRAME_NEED_MORE)
 			break;
 		if (fr.kind == SIP_FRAME_ERROR) {
@@ -252,6 +307,9 @@ static bool conn_dispatch(struct tp_conn *c)
 			/* RFC 5626 4.4.1: answer a double-CRLF ping with a single-CRLF pong. */
 			struct tp_source src = { .transport = c->transport, .conn = c };
 			tp_send(&src, "\r\n", 2);
+		} else if (fr.kind == SIP_FRAME_PONG) {
+			if (c->tpeer)
+				tp_peer_pong(c->tpeer);
 		} else if (fr.kind == SIP_FRAME_MESSAGE) {
 			struct tp_source src = { .transport = c->transport, .conn = c, .remote = c->remote,
 						 .local = c->local };
@@ -389,11 +447,49 @@ static void conn_flush(struct tp_conn *c)
 		conn_finish_close(c);
 }
 
+static void conn_connected(struct tp_conn *c)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+		soerr = errno;
+	if (soerr) {
+		if (soerr == EINPROGRESS || soerr == EALREADY) {
+			event_add(c->wev, NULL);
+			return;
+		}
+		char why[160];
+		snprintf(why, sizeof(why), "connect: %s", strerror(soerr));
+		/* why lives on this stack frame only: the peer copies it before we return. */
+		tp_conn_fail(c, why);
+		return;
+	}
+	c->local.len = sizeof(c->local.ss);
+	getsockname(c->fd, (struct sockaddr *)&c->local.ss, &c->local.len);
+	c->last_rx_ms = time_mono_ms();
+	if (c->ssl) {
+		c->state = TP_CONN_HANDSHAKE;
+		event_add(c->rev, NULL);
+		if (conn_handshake(c) == 1 && c->state == TP_CONN_UP)
+			conn_read(c);
+		return;
+	}
+	c->state = TP_CONN_UP;
+	event_add(c->rev, NULL);
+	if (c->tpeer)
+		tp_peer_conn_up(c->tpeer, c);
+	conn_flush(c);
+}
+
 static void conn_write_h(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct tp_conn *c = arg;
+	if (c->state == TP_CONN_CONNECTING) {
+		conn_connected(c);
+		return;
+	}
 	if (c->state == TP_CONN_HANDSHAKE) {
 		if (conn_handshake(c) == 1 && c->state == TP_CONN_UP)
 			conn_read(c);

@@ -43,10 +43,11 @@ void tp_tls_handshake_done(struct tp_conn *c)
 	}
 }
 
-void tp_tls_handshake_failed(struct tp_conn *c, int ssl_err)
+const char *tp_tls_handshake_failed(struct tp_conn *c, int ssl_err)
 {
 	char peer[160];
 	conn_peer_desc(c, peer, sizeof(peer));
-	tls_session_fail(c->ssl, ssl_err, peer);
+	enum tls_fail_reason r = tls_session_fail(c->ssl, ssl_err, peer);
 	ERR_clear_error();
+	return tls_fail_reason_name(r);
 }

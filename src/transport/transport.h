@@ -53,8 +53,26 @@ struct tp_settings {
 	unsigned handshake_timeout; /* seconds */
 };
 
-int tp_worker_alloc(struct tp_worker **wp, unsigned index, const struct tp_settings *s, tp_msg_h *msgh,
-		    void *arg);
+/* The workers of one process. A connection id carries its worker's index in its low 8 bits, so
+ * any thread can address any connection through the pool. */
+struct tp_pool;
+#define TP_MAX_WORKERS 256u
+
+int tp_pool_alloc(struct tp_pool **pp, unsigned nworkers, const struct tp_settings *s, tp_msg_h *msgh,
+		  void *arg);
+unsigned tp_pool_size(const struct tp_pool *pool);
+struct tp_worker *tp_pool_worker(struct tp_pool *pool, unsigned i);
+/* Thread-safe send on a connection by id: direct on its own worker's thread, otherwise the bytes
+ * are copied and handed to that worker. ENOTCONN when it is gone (known at once only locally). */
+int tp_pool_send_conn(struct tp_pool *pool, uint64_t conn_id, const void *buf, size_t len);
+/* Thread-safe: run fn(arg) on w's thread. 0 or ENOMEM. */
+int tp_worker_post(struct tp_worker *w, void (*fn)(void *arg), void *arg);
+/* The worker whose loop runs on the calling thread, NULL elsewhere. */
+struct tp_worker *tp_worker_self(void);
+unsigned tp_worker_index(const struct tp_worker *w);
+struct tp_pool *tp_worker_pool(const struct tp_worker *w);
+/* Connection by id on w (call on w's thread). */
+struct tp_conn *tp_worker_conn(struct tp_worker *w, uint64_t conn_id);
 /* Opens the socket (SO_REUSEPORT, so every worker binds the same address and the kernel spreads
  * connections). Errors are logged with the address; returns an errno. */
 int tp_worker_listen(struct tp_worker *w, const struct tp_listen_spec *spec);
@@ -67,6 +85,41 @@ unsigned tp_worker_conn_count(const struct tp_worker *w);
 
 /* Queue bytes to the source (stream: the connection; UDP: sendto). 0 or errno. */
 int tp_send(const struct tp_source *dst, const void *buf, size_t len);
+
+/* --- persistent outbound links to [peer:NAME] (owned by the worker they start on) --- */
+struct tls_holder;
+struct tp_peer;
+
+struct tp_peer_spec {
+	const char *name;
+	const char *const *uris; /* "sips:host[:port]" / "sip:host[:port];transport=tls|tcp", by priority */
+	size_t nuris;
+	struct tls_holder *tls;  /* client certificate and trust store; required for TLS hosts */
+	const char *identity;    /* domain the certificate must prove; NULL = first URI host */
+	bool persistent;         /* connect now and keep the link up */
+	uint16_t local_port;     /* fixed source port, 0 = any */
+	unsigned keepalive;      /* seconds between CRLF pings, 0 = none */
+};
+
+enum tp_peer_state { TP_PEER_CONNECTING, TP_PEER_UP, TP_PEER_DOWN };
+
+struct tp_peer_status {
+	char name[64];
+	enum tp_peer_state state;
+	char remote_host[256];
+	uint16_t remote_port;
+	char remote_addr[80];
+	uint16_t local_port;
+	char last_error[160];
+	unsigned connects, failures;
+	uint64_t conn_id;
+};
+
+int tp_peer_start(struct tp_worker *w, const struct tp_peer_spec *spec, struct tp_peer **pp);
+void tp_peer_status_get(const struct tp_peer *p, struct tp_peer_status *st);
+const char *tp_peer_state_name(enum tp_peer_state s);
+/* Calls h for every peer link of w (call on w's thread). */
+void tp_worker_peers_status(struct tp_worker *w, void (*h)(const struct tp_peer_status *st, void *arg), void *arg);
 
 uint64_t tp_conn_id(const struct tp_conn *c);
 /* Close after flushing what is queued (TLS: with close_notify). */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <event2/thread.h>
 
 #include "base/log.h"
@@ -64,8 +65,17 @@ static void stop_deadline_h(evutil_socket_t fd, short what, void *arg);
 static void worker_destroy(void *data)
 {
 	struct tp_worker *w = data;
+	for (struct tp_peer *p = w->peers; p; p = tp_peer_next_in_list(p))
+		tp_peer_stop(p);
 	while (w->conns)
 		tp_conn_destroy_now(w->conns);
+	while (w->peers) {
+		struct tp_peer *p = w->peers;
+		w->peers = tp_peer_next_in_list(p);
+		mem_deref(p);
+	}
+	if (w->dns)
+		evdns_base_free(w->dns, 1);
 	while (w->listeners) {
 		struct tp_listener *l = w->listeners;
 		w->listeners = l->next;
@@ -81,6 +91,11 @@ static void worker_destroy(void *data)
 		event_free(w->stop_ev);
 	if (w->stop_deadline)
 		event_free(w->stop_deadline);
+	tp_worker_inbox_drain(w); /* posted jobs own memory */
+	if (w->inbox_ev)
+		event_free(w->inbox_ev);
+	pthread_mutex_destroy(&w->inbox_lock);
+	free(w->ctab);
 	if (w->base)
 		event_base_free(w->base);
 }
@@ -97,8 +112,12 @@ int tp_worker_alloc(struct tp_worker **wp, unsigned index, const struct tp_setti
 	w->set = *s;
 	w->msgh = msgh;
 	w->arg = arg;
+	pthread_mutex_init(&w->inbox_lock, NULL);
 	w->base = event_base_new();
 	if (!w->base)
+		goto nomem;
+	w->inbox_ev = event_new(w->base, -1, 0, tp_worker_inbox_h, w);
+	if (!w->inbox_ev)
 		goto nomem;
 	w->sweep = event_new(w->base, -1, EV_PERSIST, sweep_h, w);
 	w->stop_ev = event_new(w->base, -1, 0, stop_h, w);
@@ -272,6 +291,8 @@ static void stop_h(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct tp_worker *w = arg;
 	w->stopping = true;
+	for (struct tp_peer *p = w->peers; p; p = tp_peer_next_in_list(p))
+		tp_peer_stop(p);
 	for (struct tp_listener *l = w->listeners; l; l = l->next) {
 		if (l->ev)
 			event_del(l->ev);
@@ -311,7 +332,39 @@ void tp_worker_stop(struct tp_worker *w, unsigned timeout_ms)
 
 int tp_worker_run(struct tp_worker *w)
 {
-	return event_base_dispatch(w->base) < 0 ? EIO : 0;
+	tp_worker_set_self(w);
+	int r = event_base_dispatch(w->base);
+	tp_worker_set_self(NULL);
+	return r < 0 ? EIO : 0;
+}
+
+struct evdns_base *tp_worker_dns(struct tp_worker *w)
+{
+	if (!w->dns) {
+		w->dns = evdns_base_new(w->base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (!w->dns) {
+			/* No resolv.conf (e.g. an isolated namespace): /etc/hosts still works. */
+			w->dns = evdns_base_new(w->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+			if (w->dns)
+				evdns_base_load_hosts(w->dns, NULL);
+		}
+	}
+	return w->dns;
+}
+
+void tp_worker_add_peer(struct tp_worker *w, struct tp_peer *p)
+{
+	tp_peer_set_next(p, w->peers);
+	w->peers = p;
+}
+
+void tp_worker_peers_status(struct tp_worker *w, void (*h)(const struct tp_peer_status *st, void *arg), void *arg)
+{
+	for (struct tp_peer *p = w->peers; p; p = tp_peer_next_in_list(p)) {
+		struct tp_peer_status st;
+		tp_peer_status_get(p, &st);
+		h(&st, arg);
+	}
 }
 
 unsigned tp_worker_conn_count(const struct tp_worker *w)

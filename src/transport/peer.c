@@ -1,0 +1,363 @@
+/* Persistent outbound TLS/TCP connections to configured peers (trunks, proxies, gateways): the
+ * Mediatrix "persistent TLS" links. Connect at start, verify the peer's identity (tls layer),
+ * ping with RFC 5626 4.4.1 CRLF keepalives, and reconnect with exponential backoff, trying the
+ * hosts of a proxy set in priority order. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/util.h>
+#include <openssl/err.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/timeutil.h"
+#include "sip/uri.h"
+#include "tls/tls.h"
+#include "transport/stream.h"
+
+enum { BACKOFF_MIN_S = 1, BACKOFF_MAX_S = 60, PONG_TIMEOUT_MS = 10000 };
+
+struct peer_host {
+	char host[256];   /* without brackets */
+	uint16_t port;
+	enum conf_transport transport;
+};
+
+struct tp_peer {
+	struct tp_peer *next;
+	struct tp_worker *w;
+	char name[64];
+	char identity[256];
+	struct peer_host *hosts;
+	size_t nhosts, cur;
+	struct tls_holder *tls;
+	uint16_t local_port;
+	unsigned keepalive;
+	enum tp_peer_state state;
+	char last_error[160];
+	char remote_addr[80];
+	unsigned backoff_s;
+	unsigned connects, failures;
+	struct tp_conn *conn;
+	struct event *retry;  /* backoff timer */
+	struct event *ka;     /* keepalive timer */
+	struct evdns_getaddrinfo_request *dns;
+	uint64_t ping_sent_ms;
+	bool ping_outstanding;
+	bool stopped;
+};
+
+static void peer_connect(struct tp_peer *p);
+
+const char *tp_peer_state_name(enum tp_peer_state s)
+{
+	switch (s) {
+	case TP_PEER_CONNECTING:
+		return "connecting";
+	case TP_PEER_UP:
+		return "up";
+	case TP_PEER_DOWN:
+		return "down";
+	}
+	return "?";
+}
+
+static void peer_destroy(void *data)
+{
+	struct tp_peer *p = data;
+	if (p->dns)
+		evdns_getaddrinfo_cancel(p->dns);
+	if (p->retry)
+		event_free(p->retry);
+	if (p->ka)
+		event_free(p->ka);
+	free(p->hosts);
+	mem_deref(p->tls);
+}
+
+/* "sips:host[:port]" or "sip:host[:port];transport=tls|tcp". */
+static int parse_peer_uri(const char *text, struct peer_host *h)
+{
+	struct sip_uri u;
+	if (sip_uri_parse(&u, text, strlen(text)) || (u.scheme != SIP_URI_SIP && u.scheme != SIP_URI_SIPS) ||
+	    u.host.len == 0)
+		return EINVAL;
+	struct slice host = u.host;
+	if (u.host_ipv6 && host.len >= 2) {
+		host.p++;
+		host.len -= 2;
+	}
+	if (host.len >= sizeof(h->host))
+		return EINVAL;
+	slice_copy(host, h->host, sizeof(h->host));
+	struct slice tp = { 0 };
+	h->transport = CONF_TP_TLS;
+	if (u.scheme == SIP_URI_SIP && sip_param_get(u.params, "transport", &tp)) {
+		if (slice_eq_cstr_ci(tp, "tcp"))
+			h->transport = CONF_TP_TCP;
+		else if (!slice_eq_cstr_ci(tp, "tls"))
+			return EINVAL; /* a persistent link is a stream */
+	} else if (u.scheme == SIP_URI_SIP) {
+		h->transport = CONF_TP_TCP;
+	}
+	h->port = u.port ? u.port : (h->transport == CONF_TP_TLS ? 5061 : 5060);
+	return 0;
+}
+
+static void peer_set_down(struct tp_peer *p, const char *why)
+{
+	p->state = TP_PEER_DOWN;
+	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
+	if (p->stopped)
+		return;
+	p->failures++;
+	/* Next attempt starts again from the highest-priority host after a full round. */
+	p->cur = (p->cur + 1) % p->nhosts;
+	unsigned delay = p->cur == 0 ? p->backoff_s : 0;
+	if (p->cur == 0)
+		p->backoff_s = p->backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : p->backoff_s * 2;
+	log_notice("peer.down", "peer=%s host=%s error=\"%s\" retry_in_s=%u", p->name, p->hosts[p->cur].host, why,
+		   delay);
+	struct timeval tv = { delay, delay ? 0 : 1000 };
+	event_add(p->retry, &tv);
+}
+
+void tp_peer_conn_gone(struct tp_peer *p, struct tp_conn *c, const char *why)
+{
+	if (p->conn != c)
+		return;
+	p->conn = NULL;
+	p->ping_outstanding = false;
+	peer_set_down(p, why ? why : "closed");
+}
+
+void tp_peer_conn_up(struct tp_peer *p, struct tp_conn *c)
+{
+	if (p->conn != c)
+		return;
+	p->state = TP_PEER_UP;
+	p->last_error[0] = '\0';
+	p->backoff_s = BACKOFF_MIN_S;
+	p->connects++;
+	log_notice("peer.up", "peer=%s conn=%llu remote=%s identity=%s", p->name, (unsigned long long)c->id,
+		   c->remote_text, p->identity);
+}
+
+void tp_peer_pong(struct tp_peer *p)
+{
+	p->ping_outstanding = false;
+}
+
+static void keepalive_h(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct tp_peer *p = arg;
+	if (!p->conn || p->state != TP_PEER_UP)
+		return;
+	if (p->ping_outstanding) {
+		/* RFC 5626 4.4.1: no pong within 10 s means the flow has failed. */
+		if (time_mono_ms() - p->ping_sent_ms >= PONG_TIMEOUT_MS)
+			tp_conn_close(p->conn, "keepalive timeout");
+		return;
+	}
+	struct tp_source src = { .transport = p->conn->transport, .conn = p->conn };
+	if (tp_send(&src, "\r\n\r\n", 4) == 0) {
+		p->ping_outstanding = true;
+		p->ping_sent_ms = time_mono_ms();
+	}
+}
+
+static void retry_h(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_connect(arg);
+}
+
+static void peer_connect_addr(struct tp_peer *p, const struct tp_addr *ra)
+{
+	struct peer_host *h = &p->hosts[p->cur];
+	tp_addr_fmt(ra, p->remote_addr, sizeof(p->remote_addr));
+	int fd = socket(ra->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		peer_set_down(p, strerror(errno));
+		return;
+	}
+	if (p->local_port) {
+		/* Fixed source port (seed 003's persistent links use 16000). */
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		struct tp_addr la = { 0 };
+		la.ss.ss_family = ra->ss.ss_family;
+		if (ra->ss.ss_family == AF_INET) {
+			((struct sockaddr_in *)&la.ss)->sin_port = htons(p->local_port);
+			la.len = sizeof(struct sockaddr_in);
+		} else {
+			((struct sockaddr_in6 *)&la.ss)->sin6_port = htons(p->local_port);
+			la.len = sizeof(struct sockaddr_in6);
+		}
+		if (bind(fd, (struct sockaddr *)&la.ss, la.len) < 0) {
+			char why[160];
+			snprintf(why, sizeof(why), "bind to local port %u: %s", p->local_port, strerror(errno));
+			close(fd);
+			peer_set_down(p, why);
+			return;
+		}
+	}
+	if (connect(fd, (const struct sockaddr *)&ra->ss, ra->len) < 0 && errno != EINPROGRESS) {
+		char why[160];
+		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+		close(fd);
+		peer_set_down(p, why);
+		return;
+	}
+	SSL *ssl = NULL;
+	if (h->transport == CONF_TP_TLS) {
+		struct tls_ctx *ctx = tls_holder_get(p->tls);
+		int e = ctx ? tls_session_new(ctx, TLS_ROLE_CLIENT, CONF_MA_REQUIRED, p->identity, &ssl) : EINVAL;
+		mem_deref(ctx);
+		if (e) {
+			close(fd);
+			peer_set_down(p, "TLS setup failed");
+			return;
+		}
+	}
+	p->conn = tp_conn_outbound(p->w, fd, ra, h->transport, ssl, p);
+	if (!p->conn)
+		peer_set_down(p, "out of memory");
+}
+
+static void dns_h(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct tp_peer *p = arg;
+	p->dns = NULL;
+	if (result != 0 || !res) {
+		char why[300];
+		snprintf(why, sizeof(why), "cannot resolve %s: %s", p->hosts[p->cur].host, evutil_gai_strerror(result));
+		if (res)
+			evutil_freeaddrinfo(res);
+		if (result != EVUTIL_EAI_CANCEL)
+			peer_set_down(p, why);
+		return;
+	}
+	struct tp_addr ra = { 0 };
+	memcpy(&ra.ss, res->ai_addr, res->ai_addrlen);
+	ra.len = (socklen_t)res->ai_addrlen;
+	evutil_freeaddrinfo(res);
+	peer_connect_addr(p, &ra);
+}
+
+static void peer_connect(struct tp_peer *p)
+{
+	if (p->stopped || p->conn)
+		return;
+	struct peer_host *h = &p->hosts[p->cur];
+	p->state = TP_PEER_CONNECTING;
+	struct tp_addr ra;
+	if (tp_addr_from_host_port(&ra, h->host, h->port) == 0) {
+		peer_connect_addr(p, &ra);
+		return;
+	}
+	struct evdns_base *dns = tp_worker_dns(p->w);
+	if (!dns) {
+		peer_set_down(p, "no resolver");
+		return;
+	}
+	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	char port[8];
+	snprintf(port, sizeof(port), "%u", h->port);
+	p->dns = evdns_getaddrinfo(dns, h->host, port, &hints, dns_h, p);
+}
+
+int tp_peer_start(struct tp_worker *w, const struct tp_peer_spec *spec, struct tp_peer **pp)
+{
+	if (!spec->nuris || !spec->name)
+		return EINVAL;
+	struct tp_peer *p = mem_zalloc(sizeof(*p), peer_destroy);
+	if (!p)
+		return ENOMEM;
+	p->w = w;
+	snprintf(p->name, sizeof(p->name), "%s", spec->name);
+	p->hosts = calloc(spec->nuris, sizeof(*p->hosts));
+	if (!p->hosts)
+		goto nomem;
+	for (size_t i = 0; i < spec->nuris; i++) {
+		if (parse_peer_uri(spec->uris[i], &p->hosts[i])) {
+			log_err("peer.bad_uri", "peer=%s uri=\"%s\"", p->name, spec->uris[i]);
+			mem_deref(p);
+			return EINVAL;
+		}
+		if (p->hosts[i].transport == CONF_TP_TLS && !spec->tls) {
+			log_err("peer.no_tls_context", "peer=%s uri=\"%s\"", p->name, spec->uris[i]);
+			mem_deref(p);
+			return EINVAL;
+		}
+	}
+	p->nhosts = spec->nuris;
+	/* RFC 5922 7.3: the identity is the domain the request was meant for, not its address. */
+	snprintf(p->identity, sizeof(p->identity), "%s", spec->identity ? spec->identity : p->hosts[0].host);
+	p->tls = mem_ref(spec->tls);
+	p->local_port = spec->local_port;
+	p->keepalive = spec->keepalive;
+	p->backoff_s = BACKOFF_MIN_S;
+	p->state = TP_PEER_DOWN;
+	p->retry = evtimer_new(w->base, retry_h, p);
+	p->ka = event_new(w->base, -1, EV_PERSIST, keepalive_h, p);
+	if (!p->retry || !p->ka)
+		goto nomem;
+	if (p->keepalive) {
+		struct timeval tv = { p->keepalive, 0 };
+		event_add(p->ka, &tv);
+	}
+	tp_worker_add_peer(w, p);
+	if (spec->persistent)
+		event_active(p->retry, 0, 0);
+	if (pp)
+		*pp = p;
+	return 0;
+nomem:
+	mem_deref(p);
+	return ENOMEM;
+}
+
+void tp_peer_stop(struct tp_peer *p)
+{
+	p->stopped = true;
+	event_del(p->retry);
+	event_del(p->ka);
+	if (p->dns) {
+		evdns_getaddrinfo_cancel(p->dns);
+		p->dns = NULL;
+	}
+}
+
+struct tp_peer *tp_peer_next_in_list(struct tp_peer *p)
+{
+	return p->next;
+}
+
+void tp_peer_set_next(struct tp_peer *p, struct tp_peer *next)
+{
+	p->next = next;
+}
+
+void tp_peer_status_get(const struct tp_peer *p, struct tp_peer_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "%s", p->name);
+	st->state = p->state;
+	snprintf(st->remote_host, sizeof(st->remote_host), "%s", p->hosts[p->cur].host);
+	snprintf(st->remote_addr, sizeof(st->remote_addr), "%s", p->remote_addr);
+	snprintf(st->last_error, sizeof(st->last_error), "%s", p->last_error);
+	st->remote_port = p->hosts[p->cur].port;
+	st->local_port = p->local_port;
+	st->connects = p->connects;
+	st->failures = p->failures;
+	st->conn_id = p->conn ? p->conn->id : 0;
+}

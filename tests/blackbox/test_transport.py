@@ -1,0 +1,246 @@
+"""SIP over TLS, TCP and UDP against the real daemon: requests answered on the connection they
+came on, keepalives, idle timeout, framing errors, persistent outbound peer links."""
+import os
+import socket
+import ssl
+import threading
+import time
+
+import pytest
+
+from conftest import client_context, free_port, loopback_addr, tls_config, tls_connect
+
+
+def options(branch="z9hG4bKopt1", transport="TLS", extra="", call_id="opt-1@test"):
+    return (f"OPTIONS sip:localhost SIP/2.0\r\n"
+            f"Via: SIP/2.0/{transport} 127.0.0.1:5999;branch={branch}\r\n"
+            f"Max-Forwards: 70\r\n"
+            f"From: <sip:alice@localhost>;tag=a1\r\n"
+            f"To: <sip:localhost>\r\n"
+            f"Call-ID: {call_id}\r\n"
+            f"CSeq: 1 OPTIONS\r\n"
+            f"{extra}"
+            f"Content-Length: 0\r\n\r\n").encode()
+
+
+def read_response(sock, timeout=5.0):
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, _ = data.partition(b"\r\n\r\n")
+    return head.decode("utf-8", "replace")
+
+
+@pytest.fixture
+def server(sipsd_factory, demo_pki):
+    host = loopback_addr()
+    port = free_port(host)
+    tcp_port = free_port(host)
+    udp_port = free_port(host, socket.SOCK_DGRAM)
+    extra = f"""
+[interface:legacy]
+listen = tcp:{host}:{tcp_port}, udp:{host}:{udp_port}
+mutual_auth = off
+idle_timeout = 2
+"""
+    s = sipsd_factory(tls_config(demo_pki, host, port) + extra).start()
+    s.wait_log("transport.listening", count=3)
+    s.host, s.port, s.tcp_port, s.udp_port = host, port, tcp_port, udp_port
+    return s
+
+
+def test_options_over_tls_gets_200_with_to_tag(server, demo_pki):
+    c = tls_connect(client_context(demo_pki), server.host, server.port)
+    c.sendall(options())
+    resp = read_response(c)
+    assert resp.startswith("SIP/2.0 200 "), resp
+    assert "branch=z9hG4bKopt1" in resp
+    assert "Call-ID: opt-1@test" in resp
+    assert ";tag=" in [l for l in resp.split("\r\n") if l.startswith("To:")][0]
+    # Several requests on the same connection, split across writes.
+    msg = options(branch="z9hG4bKopt2", call_id="opt-2@test")
+    c.sendall(msg[:30])
+    time.sleep(0.1)
+    c.sendall(msg[30:])
+    assert "opt-2@test" in read_response(c)
+    c.close()
+
+
+def test_options_over_tcp_and_udp(server):
+    with socket.create_connection((server.host, server.tcp_port), timeout=5) as t:
+        t.sendall(options(transport="TCP"))
+        assert read_response(t).startswith("SIP/2.0 200 ")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.settimeout(5)
+        u.sendto(options(transport="UDP"), (server.host, server.udp_port))
+        data, _ = u.recvfrom(65535)
+        assert data.startswith(b"SIP/2.0 200 ")
+
+
+def test_crlf_ping_gets_pong(server, demo_pki):
+    c = tls_connect(client_context(demo_pki), server.host, server.port)
+    c.sendall(b"\r\n\r\n")
+    assert c.recv(10) == b"\r\n"
+    c.close()
+
+
+def test_malformed_request_gets_400_with_reason(server, demo_pki):
+    c = tls_connect(client_context(demo_pki), server.host, server.port)
+    bad = options().replace(b"CSeq: 1 OPTIONS", b"CSeq: 1 INVITE")
+    c.sendall(bad)
+    resp = read_response(c)
+    assert resp.startswith("SIP/2.0 400 "), resp
+    assert len(resp.split("\r\n")[0]) > len("SIP/2.0 400 "), "reason phrase names the fault"
+    c.close()
+
+
+def test_unsupported_require_gets_420(server, demo_pki):
+    c = tls_connect(client_context(demo_pki), server.host, server.port)
+    c.sendall(options(extra="Proxy-Require: foo-bar\r\n"))
+    resp = read_response(c)
+    assert resp.startswith("SIP/2.0 420 "), resp
+    assert "Unsupported: foo-bar" in resp
+    c.close()
+
+
+def test_missing_content_length_on_stream_closes(server, demo_pki):
+    c = tls_connect(client_context(demo_pki), server.host, server.port)
+    c.sendall(options().replace(b"Content-Length: 0\r\n", b""))
+    # Framing is lost on a stream: the server closes (with close_notify).
+    c.settimeout(5)
+    assert c.recv(100) == b""
+    server.wait_log("sip.framing_error")
+
+
+def test_idle_timeout_closes_connection(server):
+    with socket.create_connection((server.host, server.tcp_port), timeout=10) as t:
+        t0 = time.monotonic()
+        assert t.recv(10) == b""
+        assert 1.5 < time.monotonic() - t0 < 6
+    server.wait_log('reason="idle timeout"')
+
+
+class PeerServer:
+    """A TLS server standing in for a trunk: records what sipsd sends, answers pings."""
+
+    def __init__(self, pki, host, port, cert="server"):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(os.path.join(pki, cert + ".pem"), os.path.join(pki, cert + ".key"))
+        self.ctx.load_verify_locations(os.path.join(pki, "ca.pem"))
+        self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.host, self.port = host, port
+        self.accepted = 0
+        self.pings = 0
+        self.client_subjects = []
+        self.stop = threading.Event()
+        self.conns = []
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((host, port))
+        self.lsock.listen(8)
+        self.lsock.settimeout(0.2)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        deadline = time.monotonic() + 60
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                raw, _ = self.lsock.accept()
+            except (socket.timeout, OSError):
+                continue
+            try:
+                raw.settimeout(5)
+                c = self.ctx.wrap_socket(raw, server_side=True)
+            except (ssl.SSLError, OSError):
+                raw.close()
+                continue
+            self.accepted += 1
+            self.client_subjects.append(c.getpeercert().get("subject"))
+            self.conns.append(c)
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        c.settimeout(0.2)
+        deadline = time.monotonic() + 60
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                data = c.recv(100)
+            except socket.timeout:
+                continue
+            except (ssl.SSLError, OSError):
+                return
+            if not data:
+                return
+            if b"\r\n\r\n" in data:
+                self.pings += 1
+                c.sendall(b"\r\n")
+
+    def drop_all(self):
+        for c in self.conns:
+            try:
+                c.unwrap()
+            except (ssl.SSLError, OSError):
+                pass
+            c.close()
+        self.conns = []
+
+    def close(self):
+        self.stop.set()
+        self.drop_all()
+        self.lsock.close()
+        self.thread.join(5)
+
+
+def peer_config(pki, host, port, identity="localhost", keepalive=1):
+    lhost = loopback_addr()
+    lport = free_port(lhost)
+    return tls_config(pki, lhost, lport) + f"""
+[peer:trunk]
+uri = sips:{host}:{port}
+tls = default
+identity = {identity}
+persistent = yes
+keepalive = {keepalive}
+"""
+
+
+def test_persistent_peer_comes_up_pings_and_reconnects(sipsd_factory, demo_pki):
+    host = loopback_addr()
+    port = free_port(host)
+    peer = PeerServer(demo_pki, host, port)
+    try:
+        s = sipsd_factory(peer_config(demo_pki, host, port)).start()
+        s.wait_log("peer.up")
+        assert peer.accepted == 1
+        # RFC 5626 keepalives flow and our pongs are accepted (no keepalive timeout).
+        deadline = time.monotonic() + 6
+        while peer.pings < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert peer.pings >= 2
+        # The trunk restarts: sipsd notices and reconnects by itself.
+        peer.drop_all()
+        s.wait_log("peer.down")
+        s.wait_log("peer.up", count=2, timeout=10)
+        assert peer.accepted == 2
+        assert s.stop() == 0
+    finally:
+        peer.close()
+
+
+def test_peer_with_wrong_identity_is_refused(sipsd_factory, demo_pki):
+    host = loopback_addr()
+    port = free_port(host)
+    peer = PeerServer(demo_pki, host, port)
+    try:
+        s = sipsd_factory(peer_config(demo_pki, host, port, identity="trunk.example.net")).start()
+        s.wait_log("reason=name_mismatch")
+        s.wait_log("peer.down")
+        assert "peer.up" not in s.log()
+        assert s.stop() == 0
+    finally:
+        peer.close()
