@@ -6,7 +6,10 @@
  * Relative paths are resolved against the directory of the config file.
  *
  * The object is read-only after load and freed with mem_deref(); a reload builds a new one and
- * swaps it, so holders keep a reference for as long as they use it. */
+ * swaps it, so holders keep a reference for as long as they use it. Reading it from any number
+ * of threads is safe; loading keeps no global state. Its strings and arrays are owned by it
+ * (plain heap, freed by its destructor): never free or mem_ref() them, hold the conf instead.
+ * Paths read from the file come out absolute (conf->path stays as given). */
 #ifndef SIPSD_CONF_CONF_H
 #define SIPSD_CONF_CONF_H
 
@@ -32,6 +35,7 @@ struct conf_listen {
 	enum conf_transport transport;
 	char host[64]; /* literal address, without [] for IPv6 */
 	uint16_t port;
+	unsigned line; /* line of the listen key that gave it (0 for defaults) */
 };
 
 struct conf_sip_limits {
@@ -64,6 +68,8 @@ struct conf_mgmt {
 	char *listen;       /* ADDR:PORT of the HTTPS listener, NULL = none */
 	char *tls;          /* context for the HTTPS listener */
 	unsigned tls_line;  /* line of the tls key, for cross-check errors */
+	struct conf_listen listen_addr; /* listen parsed (transport CONF_TP_TLS); valid if listen */
+	unsigned listen_line;
 };
 
 struct conf_tls {
@@ -74,9 +80,11 @@ struct conf_tls {
 	char *private_key;
 	unsigned private_key_line;
 	char *private_key_password_file;
+	unsigned private_key_password_file_line;
 	struct conf_strlist ca_list;
 	unsigned ca_list_line;
 	char *ca_dir;
+	unsigned ca_dir_line;
 	struct conf_strlist crl;
 	unsigned crl_line;
 	unsigned verify_depth; /* default 4 */
@@ -84,10 +92,12 @@ struct conf_tls {
 	char *ciphers;      /* TLS <= 1.2 cipher list */
 	char *ciphersuites; /* TLS 1.3 */
 	char *groups;
+	unsigned ciphers_line, ciphersuites_line, groups_line; /* for OpenSSL's verdict on them */
 	bool session_cache;
 	bool session_tickets;
 	unsigned session_timeout; /* seconds */
 	char *keylog_file;
+	unsigned keylog_file_line;
 	bool require_eku;
 	bool allow_wildcards;
 	struct conf_strlist sni;
@@ -102,6 +112,7 @@ struct conf_interface {
 	unsigned tls_line;
 	enum conf_mutual_auth mutual_auth; /* default required; forced by require_client_certificate */
 	unsigned idle_timeout;             /* seconds, default 3600 */
+	bool mutual_auth_forced;           /* raised to required by [global] require_client_certificate */
 };
 
 struct conf_peer {
@@ -141,7 +152,8 @@ struct conf_error {
 /* 0 and *confp on success; otherwise an errno and err filled in (EINVAL bad content, ENOENT
  * missing file, ENOMEM). */
 int conf_load(const char *path, struct conf **confp, struct conf_error *err);
-/* Same, from a string (for tests); name is used in messages. */
+/* Same, from a string (for tests); name is used in messages, and relative paths are resolved
+ * against its directory as if the text had been read from that file. */
 int conf_load_string(const char *name, const char *text, struct conf **confp, struct conf_error *err);
 /* Prints "file:line: msg" (or "file: msg" for line 0) and a newline. */
 void conf_error_print(const struct conf_error *err, FILE *f);
@@ -151,12 +163,17 @@ void conf_error_set(struct conf_error *err, const char *file, unsigned line, con
 
 const struct conf_tls *conf_tls_find(const struct conf *conf, const char *name);
 const char *conf_transport_name(enum conf_transport tp);
+/* "off" / "optional" / "required" */
+const char *conf_mutual_auth_name(enum conf_mutual_auth ma);
+/* "tls1.0" .. "tls1.3" */
+const char *conf_tls_version_name(enum conf_tls_version v);
 
 /* The directive table, for documentation checks. */
 struct conf_directive_info {
 	const char *section; /* "global", "tls", "interface", ... */
 	const char *key;
 	const char *default_text; /* as documented; "" when none */
+	const char *type_text;    /* value type as documented, e.g. "seconds 1..86400" */
 };
 size_t conf_directive_count(void);
 const struct conf_directive_info *conf_directive_at(size_t i);
