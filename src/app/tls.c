@@ -38,9 +38,14 @@ static void app_tls_destroy(void *data)
 static unsigned ctx_roles(const struct conf *conf, const char *name)
 {
 	unsigned roles = 0;
-	for (size_t i = 0; i < conf->nifaces; i++)
-		if (conf->ifaces[i].tls && strcmp(conf->ifaces[i].tls, name) == 0)
+	for (size_t i = 0; i < conf->nifaces; i++) {
+		const struct conf_interface *ifc = &conf->ifaces[i];
+		if (ifc->tls && strcmp(ifc->tls, name) == 0)
 			roles |= TLS_CTX_SERVER;
+		for (size_t k = 0; k < ifc->sni_contexts.n; k++)
+			if (strcmp(ifc->sni_contexts.v[k], name) == 0)
+				roles |= TLS_CTX_SERVER;
+	}
 	for (size_t i = 0; i < conf->npeers; i++)
 		if (conf->peers[i].tls && strcmp(conf->peers[i].tls, name) == 0)
 			roles |= TLS_CTX_CLIENT;
@@ -87,11 +92,16 @@ int app_tls_build(const struct conf *conf, struct app_tls **tlsp, struct conf_er
 	}
 	for (size_t i = 0; i < conf->nifaces; i++) {
 		const struct conf_interface *ifc = &conf->ifaces[i];
-		struct tls_holder *h = ifc->tls ? app_tls_holder(t, ifc->tls) : NULL;
-		if (!h)
+		struct tls_holder *hs[1 + 16];
+		size_t nh = 0;
+		if (!ifc->tls || !(hs[nh++] = app_tls_holder(t, ifc->tls)))
 			continue;
+		/* The default context first, then those chosen by SNI (conf checked they exist). */
+		for (size_t k = 0; k < ifc->sni_contexts.n && nh < sizeof(hs) / sizeof(hs[0]); k++)
+			if ((hs[nh] = app_tls_holder(t, ifc->sni_contexts.v[k])))
+				nh++;
 		t->set_names[t->nsets] = mem_strdup(ifc->name);
-		if (!t->set_names[t->nsets] || tls_sni_set_alloc(&t->sets[t->nsets], &h, 1)) {
+		if (!t->set_names[t->nsets] || tls_sni_set_alloc(&t->sets[t->nsets], hs, nh)) {
 			t->set_names[t->nsets] = mem_deref(t->set_names[t->nsets]);
 			goto out;
 		}

@@ -185,6 +185,8 @@ static const struct directive directives[] = {
 	  .type = VT_LISTEN, FLD(conf_interface, listen) },
 	{ DIR(SEC_IFACE, "interface", "tls", "", "TLS context name"), .type = VT_NAME,
 	  FLD(conf_interface, tls), LINE(conf_interface, tls_line) },
+	{ DIR(SEC_IFACE, "interface", "sni_contexts", "", "list of TLS context names"), .type = VT_STRLIST,
+	  FLD(conf_interface, sni_contexts), LINE(conf_interface, sni_contexts_line) },
 	{ DIR(SEC_IFACE, "interface", "mutual_auth", "required", "enum"), .type = VT_ENUM,
 	  .enums = ev_mutual, FLD(conf_interface, mutual_auth) },
 	{ DIR(SEC_IFACE, "interface", "idle_timeout", "3600", TT_SECS(0, 604800)), SECS(0, 604800),
@@ -317,6 +319,7 @@ static void conf_destroy(void *arg)
 		free(c->ifaces[i].name);
 		free(c->ifaces[i].listen);
 		free(c->ifaces[i].tls);
+		strlist_clear(&c->ifaces[i].sni_contexts);
 	}
 	free(c->ifaces);
 	for (size_t i = 0; i < c->npeers; i++) {
@@ -999,6 +1002,26 @@ static void check_iface(struct loader *ld, const struct sect *s)
 
 	if (ifc->tls && !(t = need_tls(ld, ifc->tls, ifc->tls_line, label)))
 		return;
+	for (size_t i = 0; i < ifc->sni_contexts.n; i++) {
+		const struct conf_tls *st = conf_tls_find(c, ifc->sni_contexts.v[i]);
+		if (!st) {
+			ld_err(ld, EINVAL, ifc->sni_contexts_line,
+			       "'sni_contexts' in %s names TLS context '%s', but there is no [tls:%s]", label,
+			       ifc->sni_contexts.v[i], ifc->sni_contexts.v[i]);
+			return;
+		}
+		if (!t) {
+			ld_err(ld, EINVAL, ifc->sni_contexts_line,
+			       "'sni_contexts' in %s needs 'tls' (the default context) too", label);
+			return;
+		}
+		if (st->sni.n == 0) {
+			ld_err(ld, EINVAL, ifc->sni_contexts_line,
+			       "[tls:%s] is in 'sni_contexts' of %s but has no 'sni' names to be chosen by", st->name,
+			       label);
+			return;
+		}
+	}
 	if (ifc->nlisten == 0) {
 		ld_err(ld, EINVAL, s->line, "%s has no 'listen'", label);
 		return;

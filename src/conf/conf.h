@@ -110,6 +110,8 @@ struct conf_interface {
 	size_t nlisten;
 	char *tls; /* context name, required when a listen is tls: */
 	unsigned tls_line;
+	struct conf_strlist sni_contexts; /* more contexts, chosen by the client's SNI (their `sni`) */
+	unsigned sni_contexts_line;
 	enum conf_mutual_auth mutual_auth; /* default required; forced by require_client_certificate */
 	unsigned idle_timeout;             /* seconds, default 3600 */
 	bool mutual_auth_forced;           /* raised to required by [global] require_client_certificate */
