@@ -46,6 +46,8 @@ struct tp_peer {
 	struct tp_conn *conn;
 	struct event *retry;  /* backoff timer */
 	struct event *ka;     /* keepalive timer */
+	struct event *confirm; /* TLS 1.3: wait for the server to accept our certificate */
+	bool confirming;
 	struct evdns_getaddrinfo_request *dns;
 	uint64_t ping_sent_ms;
 	bool ping_outstanding;
@@ -76,6 +78,8 @@ static void peer_destroy(void *data)
 		event_free(p->retry);
 	if (p->ka)
 		event_free(p->ka);
+	if (p->confirm)
+		event_free(p->confirm);
 	free(p->hosts);
 	mem_deref(p->tls);
 }
@@ -133,19 +137,55 @@ void tp_peer_conn_gone(struct tp_peer *p, struct tp_conn *c, const char *why)
 		return;
 	p->conn = NULL;
 	p->ping_outstanding = false;
+	p->confirming = false;
+	event_del(p->confirm);
 	peer_set_down(p, why ? why : "closed");
 }
 
-void tp_peer_conn_up(struct tp_peer *p, struct tp_conn *c)
+static void peer_mark_up(struct tp_peer *p)
 {
-	if (p->conn != c)
-		return;
+	struct tp_conn *c = p->conn;
+	p->confirming = false;
+	event_del(p->confirm);
 	p->state = TP_PEER_UP;
 	p->last_error[0] = '\0';
 	p->backoff_s = BACKOFF_MIN_S;
 	p->connects++;
 	log_notice("peer.up", "peer=%s conn=%llu remote=%s identity=%s", p->name, (unsigned long long)c->id,
 		   c->remote_text, p->identity);
+}
+
+static void confirm_h(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct tp_peer *p = arg;
+	if (p->confirming && p->conn)
+		peer_mark_up(p); /* silence is consent: the server kept the connection */
+}
+
+void tp_peer_conn_up(struct tp_peer *p, struct tp_conn *c)
+{
+	if (p->conn != c)
+		return;
+	if (c->ssl && SSL_version(c->ssl) >= TLS1_3_VERSION) {
+		/* RFC 8446 4.4.2: the server checks our certificate after our handshake is done and
+		 * refuses with an alert we only see on the next read. Ping and call the link up on the
+		 * pong (or any data), or when no alert came within a moment. */
+		p->confirming = true;
+		struct tp_source src = { .transport = c->transport, .conn = c };
+		tp_send(&src, "\r\n\r\n", 4);
+		struct timeval tv = { 1, 0 };
+		event_add(p->confirm, &tv);
+		return;
+	}
+	peer_mark_up(p);
+}
+
+void tp_peer_data(struct tp_peer *p, struct tp_conn *c)
+{
+	if (p->conn == c && p->confirming)
+		peer_mark_up(p);
 }
 
 void tp_peer_pong(struct tp_peer *p)
@@ -309,7 +349,8 @@ int tp_peer_start(struct tp_worker *w, const struct tp_peer_spec *spec, struct t
 	p->state = TP_PEER_DOWN;
 	p->retry = evtimer_new(w->base, retry_h, p);
 	p->ka = event_new(w->base, -1, EV_PERSIST, keepalive_h, p);
-	if (!p->retry || !p->ka)
+	p->confirm = evtimer_new(w->base, confirm_h, p);
+	if (!p->retry || !p->ka || !p->confirm)
 		goto nomem;
 	if (p->keepalive) {
 		struct timeval tv = { p->keepalive, 0 };
@@ -331,6 +372,7 @@ void tp_peer_stop(struct tp_peer *p)
 	p->stopped = true;
 	event_del(p->retry);
 	event_del(p->ka);
+	event_del(p->confirm);
 	if (p->dns) {
 		evdns_getaddrinfo_cancel(p->dns);
 		p->dns = NULL;

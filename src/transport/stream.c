@@ -362,6 +362,11 @@ static void conn_read(struct tp_conn *c)
 				if (e == SSL_ERROR_ZERO_RETURN) {
 					/* Peer sent close_notify: answer with ours. */
 					tp_conn_close(c, "peer closed (close_notify)");
+				} else if (!c->inbound && c->bytes_in == 0 && e == SSL_ERROR_SSL) {
+					/* TLS 1.3: a client learns that the server refused its certificate
+					 * only on its first read after the handshake. */
+					c->close_reason = tp_tls_handshake_failed(c, e);
+					tp_conn_destroy_now(c);
 				} else {
 					tp_conn_fail(c, e == SSL_ERROR_SYSCALL ? "peer closed without close_notify"
 										: "TLS error");
@@ -380,6 +385,8 @@ static void conn_read(struct tp_conn *c)
 		}
 		c->rx_len += (size_t)n;
 		c->bytes_in += (uint64_t)n;
+		if (c->tpeer)
+			tp_peer_data(c->tpeer, c);
 		c->last_rx_ms = time_mono_ms();
 		if (!conn_dispatch(c) || c->state != TP_CONN_UP)
 			return;

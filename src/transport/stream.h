@@ -20,6 +20,8 @@ struct tp_conn *tp_conn_outbound(struct tp_worker *w, int fd, const struct tp_ad
 void tp_peer_conn_gone(struct tp_peer *p, struct tp_conn *c, const char *why);
 void tp_peer_conn_up(struct tp_peer *p, struct tp_conn *c);
 void tp_peer_pong(struct tp_peer *p);
+/* Bytes arrived on the peer's connection (confirms a TLS 1.3 link). */
+void tp_peer_data(struct tp_peer *p, struct tp_conn *c);
 void tp_peer_stop(struct tp_peer *p);
 struct tp_peer *tp_peer_next_in_list(struct tp_peer *p);
 void tp_peer_set_next(struct tp_peer *p, struct tp_peer *next);

@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -144,12 +145,88 @@ def tls_connect(ctx, host, port, server_hostname="localhost", timeout=5.0):
     return s
 
 
+
+class PeerServer:
+    """A TLS server standing in for a trunk: records what sipsd sends, answers pings."""
+
+    def __init__(self, pki, host, port, cert="server", certfile=None, keyfile=None, cafile=None):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certfile or os.path.join(pki, cert + ".pem"),
+                                 keyfile or os.path.join(pki, cert + ".key"))
+        self.ctx.load_verify_locations(cafile or os.path.join(pki, "ca.pem"))
+        self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.host, self.port = host, port
+        self.accepted = 0
+        self.pings = 0
+        self.client_subjects = []
+        self.stop = threading.Event()
+        self.conns = []
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((host, port))
+        self.lsock.listen(8)
+        self.lsock.settimeout(0.2)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        deadline = time.monotonic() + 60
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                raw, _ = self.lsock.accept()
+            except (socket.timeout, OSError):
+                continue
+            try:
+                raw.settimeout(5)
+                c = self.ctx.wrap_socket(raw, server_side=True)
+            except (ssl.SSLError, OSError):
+                raw.close()
+                continue
+            self.accepted += 1
+            self.client_subjects.append(c.getpeercert().get("subject"))
+            self.conns.append(c)
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+    def serve(self, c):
+        c.settimeout(0.2)
+        deadline = time.monotonic() + 60
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                data = c.recv(100)
+            except socket.timeout:
+                continue
+            except (ssl.SSLError, OSError):
+                return
+            if not data:
+                return
+            if b"\r\n\r\n" in data:
+                self.pings += 1
+                c.sendall(b"\r\n")
+
+    def drop_all(self):
+        for c in self.conns:
+            try:
+                c.unwrap()
+            except (ssl.SSLError, OSError):
+                pass
+            c.close()
+        self.conns = []
+
+    def close(self):
+        self.stop.set()
+        self.drop_all()
+        self.lsock.close()
+        self.thread.join(5)
+
+
 @pytest.fixture
 def sipsd_factory(tmp_path):
     started = []
 
     def make(config_text, **kw):
-        s = Sipsd(tmp_path, config_text, **kw)
+        d = tmp_path / ("sipsd%d" % len(started))
+        d.mkdir()
+        s = Sipsd(d, config_text, **kw)
         started.append(s)
         return s
 

@@ -1,14 +1,11 @@
 """SIP over TLS, TCP and UDP against the real daemon: requests answered on the connection they
 came on, keepalives, idle timeout, framing errors, persistent outbound peer links."""
-import os
 import socket
-import ssl
-import threading
 import time
 
 import pytest
 
-from conftest import client_context, free_port, loopback_addr, tls_config, tls_connect
+from conftest import PeerServer, client_context, free_port, loopback_addr, tls_config, tls_connect
 
 
 def options(branch="z9hG4bKopt1", transport="TLS", extra="", call_id="opt-1@test"):
@@ -122,78 +119,6 @@ def test_idle_timeout_closes_connection(server):
         assert t.recv(10) == b""
         assert 1.5 < time.monotonic() - t0 < 6
     server.wait_log('reason="idle timeout"')
-
-
-class PeerServer:
-    """A TLS server standing in for a trunk: records what sipsd sends, answers pings."""
-
-    def __init__(self, pki, host, port, cert="server"):
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(os.path.join(pki, cert + ".pem"), os.path.join(pki, cert + ".key"))
-        self.ctx.load_verify_locations(os.path.join(pki, "ca.pem"))
-        self.ctx.verify_mode = ssl.CERT_REQUIRED
-        self.host, self.port = host, port
-        self.accepted = 0
-        self.pings = 0
-        self.client_subjects = []
-        self.stop = threading.Event()
-        self.conns = []
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind((host, port))
-        self.lsock.listen(8)
-        self.lsock.settimeout(0.2)
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        deadline = time.monotonic() + 60
-        while not self.stop.is_set() and time.monotonic() < deadline:
-            try:
-                raw, _ = self.lsock.accept()
-            except (socket.timeout, OSError):
-                continue
-            try:
-                raw.settimeout(5)
-                c = self.ctx.wrap_socket(raw, server_side=True)
-            except (ssl.SSLError, OSError):
-                raw.close()
-                continue
-            self.accepted += 1
-            self.client_subjects.append(c.getpeercert().get("subject"))
-            self.conns.append(c)
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
-
-    def serve(self, c):
-        c.settimeout(0.2)
-        deadline = time.monotonic() + 60
-        while not self.stop.is_set() and time.monotonic() < deadline:
-            try:
-                data = c.recv(100)
-            except socket.timeout:
-                continue
-            except (ssl.SSLError, OSError):
-                return
-            if not data:
-                return
-            if b"\r\n\r\n" in data:
-                self.pings += 1
-                c.sendall(b"\r\n")
-
-    def drop_all(self):
-        for c in self.conns:
-            try:
-                c.unwrap()
-            except (ssl.SSLError, OSError):
-                pass
-            c.close()
-        self.conns = []
-
-    def close(self):
-        self.stop.set()
-        self.drop_all()
-        self.lsock.close()
-        self.thread.join(5)
 
 
 def peer_config(pki, host, port, identity="localhost", keepalive=1):
