@@ -1,0 +1,589 @@
+/* Header names and header value grammars (RFC 3261 20, 25.1). */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sip/lex.h"
+#include "sip/msg.h"
+
+struct hname {
+	const char *lc; /* lower case */
+	uint8_t len;
+	uint8_t id;
+};
+
+#define H(s, id) { s, sizeof(s) - 1, id }
+/* Grouped by length so a lookup compares only names of the right size. */
+static const struct hname hnames[] = {
+	H("cseq", SIP_HDR_CSEQ), H("date", SIP_HDR_DATE), H("path", SIP_HDR_PATH),
+	H("allow", SIP_HDR_ALLOW), H("event", SIP_HDR_EVENT), H("route", SIP_HDR_ROUTE),
+	H("accept", SIP_HDR_ACCEPT), H("server", SIP_HDR_SERVER),
+	H("call-id", SIP_HDR_CALL_ID), H("contact", SIP_HDR_CONTACT), H("expires", SIP_HDR_EXPIRES),
+	H("require", SIP_HDR_REQUIRE), H("subject", SIP_HDR_SUBJECT), H("warning", SIP_HDR_WARNING),
+	H("refer-to", SIP_HDR_REFER_TO),
+	H("supported", SIP_HDR_SUPPORTED), H("timestamp", SIP_HDR_TIMESTAMP),
+	H("user-agent", SIP_HDR_USER_AGENT),
+	H("min-expires", SIP_HDR_MIN_EXPIRES), H("retry-after", SIP_HDR_RETRY_AFTER),
+	H("unsupported", SIP_HDR_UNSUPPORTED),
+	H("max-forwards", SIP_HDR_MAX_FORWARDS), H("allow-events", SIP_HDR_ALLOW_EVENTS),
+	H("content-type", SIP_HDR_CONTENT_TYPE), H("record-route", SIP_HDR_RECORD_ROUTE),
+	H("authorization", SIP_HDR_AUTHORIZATION), H("proxy-require", SIP_HDR_PROXY_REQUIRE),
+	H("accept-contact", SIP_HDR_ACCEPT_CONTACT), H("content-length", SIP_HDR_CONTENT_LENGTH),
+	H("www-authenticate", SIP_HDR_WWW_AUTHENTICATE), H("content-encoding", SIP_HDR_CONTENT_ENCODING),
+	H("proxy-authenticate", SIP_HDR_PROXY_AUTHENTICATE),
+	H("authentication-info", SIP_HDR_AUTHENTICATION_INFO),
+	H("proxy-authorization", SIP_HDR_PROXY_AUTHORIZATION),
+};
+#undef H
+
+/* RFC 3261 7.3.3 and the RFCs that registered later compact forms (3265, 3515, 3841, 4028
+ * are not all listed; unknown letters stay SIP_HDR_OTHER). */
+static const uint8_t compact[26] = {
+	['a' - 'a'] = SIP_HDR_ACCEPT_CONTACT, ['c' - 'a'] = SIP_HDR_CONTENT_TYPE,
+	['e' - 'a'] = SIP_HDR_CONTENT_ENCODING, ['f' - 'a'] = SIP_HDR_FROM,
+	['i' - 'a'] = SIP_HDR_CALL_ID, ['k' - 'a'] = SIP_HDR_SUPPORTED,
+	['l' - 'a'] = SIP_HDR_CONTENT_LENGTH, ['m' - 'a'] = SIP_HDR_CONTACT,
+	['o' - 'a'] = SIP_HDR_EVENT, ['r' - 'a'] = SIP_HDR_REFER_TO, ['s' - 'a'] = SIP_HDR_SUBJECT,
+	['t' - 'a'] = SIP_HDR_TO, ['u' - 'a'] = SIP_HDR_ALLOW_EVENTS, ['v' - 'a'] = SIP_HDR_VIA,
+};
+
+static const char *const full_names[SIP_HDR__COUNT] = {
+	[SIP_HDR_ACCEPT] = "Accept", [SIP_HDR_ACCEPT_CONTACT] = "Accept-Contact",
+	[SIP_HDR_ALLOW] = "Allow", [SIP_HDR_ALLOW_EVENTS] = "Allow-Events",
+	[SIP_HDR_AUTHENTICATION_INFO] = "Authentication-Info",
+	[SIP_HDR_AUTHORIZATION] = "Authorization", [SIP_HDR_CALL_ID] = "Call-ID",
+	[SIP_HDR_CONTACT] = "Contact", [SIP_HDR_CONTENT_ENCODING] = "Content-Encoding",
+	[SIP_HDR_CONTENT_LENGTH] = "Content-Length", [SIP_HDR_CONTENT_TYPE] = "Content-Type",
+	[SIP_HDR_CSEQ] = "CSeq", [SIP_HDR_DATE] = "Date", [SIP_HDR_EVENT] = "Event",
+	[SIP_HDR_EXPIRES] = "Expires", [SIP_HDR_FROM] = "From",
+	[SIP_HDR_MAX_FORWARDS] = "Max-Forwards", [SIP_HDR_MIN_EXPIRES] = "Min-Expires",
+	[SIP_HDR_PATH] = "Path", [SIP_HDR_PROXY_AUTHENTICATE] = "Proxy-Authenticate",
+	[SIP_HDR_PROXY_AUTHORIZATION] = "Proxy-Authorization",
+	[SIP_HDR_PROXY_REQUIRE] = "Proxy-Require", [SIP_HDR_RECORD_ROUTE] = "Record-Route",
+	[SIP_HDR_REFER_TO] = "Refer-To", [SIP_HDR_REQUIRE] = "Require",
+	[SIP_HDR_RETRY_AFTER] = "Retry-After", [SIP_HDR_ROUTE] = "Route",
+	[SIP_HDR_SERVER] = "Server", [SIP_HDR_SUBJECT] = "Subject",
+	[SIP_HDR_SUPPORTED] = "Supported", [SIP_HDR_TIMESTAMP] = "Timestamp", [SIP_HDR_TO] = "To",
+	[SIP_HDR_UNSUPPORTED] = "Unsupported", [SIP_HDR_USER_AGENT] = "User-Agent",
+	[SIP_HDR_VIA] = "Via", [SIP_HDR_WARNING] = "Warning",
+	[SIP_HDR_WWW_AUTHENTICATE] = "WWW-Authenticate",
+};
+
+enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
+{
+	if (!name)
+		return SIP_HDR_OTHER;
+	if (len == 1) {
+		char c = lc(name[0]);
+		return (c >= 'a' && c <= 'z') ? (enum sip_hdr_id)compact[c - 'a'] : SIP_HDR_OTHER;
+	}
+	if (len == 2)
+		return lex_eq_lc(name, "to", 2) ? SIP_HDR_TO : SIP_HDR_OTHER;
+	if (len == 3)
+		return lex_eq_lc(name, "via", 3) ? SIP_HDR_VIA : SIP_HDR_OTHER;
+	if (len == 4 && lex_eq_lc(name, "from", 4))
+		return SIP_HDR_FROM;
+	char c0 = lc(name[0]);
+	for (size_t i = 0; i < sizeof(hnames) / sizeof(hnames[0]); i++) {
+		const struct hname *h = &hnames[i];
+		if (h->len == len && h->lc[0] == c0 && lex_eq_lc(name, h->lc, len))
+			return (enum sip_hdr_id)h->id;
+		if (h->len > len)
+			break;
+	}
+	return SIP_HDR_OTHER;
+}
+
+const char *sip_hdr_name(enum sip_hdr_id id)
+{
+	return (unsigned)id < SIP_HDR__COUNT ? full_names[id] : NULL;
+}
+
+enum sip_method sip_method_lookup(struct slice s)
+{
+	static const struct {
+		const char *n;
+		uint8_t len;
+		uint8_t m;
+	} ms[] = {
+		{ "INVITE", 6, SIP_METHOD_INVITE },	{ "ACK", 3, SIP_METHOD_ACK },
+		{ "BYE", 3, SIP_METHOD_BYE },		{ "CANCEL", 6, SIP_METHOD_CANCEL },
+		{ "REGISTER", 8, SIP_METHOD_REGISTER }, { "OPTIONS", 7, SIP_METHOD_OPTIONS },
+		{ "INFO", 4, SIP_METHOD_INFO },		{ "PRACK", 5, SIP_METHOD_PRACK },
+		{ "UPDATE", 6, SIP_METHOD_UPDATE },	{ "SUBSCRIBE", 9, SIP_METHOD_SUBSCRIBE },
+		{ "NOTIFY", 6, SIP_METHOD_NOTIFY },	{ "REFER", 5, SIP_METHOD_REFER },
+		{ "MESSAGE", 7, SIP_METHOD_MESSAGE },	{ "PUBLISH", 7, SIP_METHOD_PUBLISH },
+	};
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		if (s.len == ms[i].len && s.p[0] == ms[i].n[0] && memcmp(s.p, ms[i].n, s.len) == 0)
+			return (enum sip_method)ms[i].m;
+	}
+	return SIP_METHOD_UNKNOWN;
+}
+
+/* gen-value = token / host / quoted-string (RFC 3261 25.1); host adds ':' '[' ']' for IPv6
+ * (RFC 5118 4.5 received=2001:db8::9:255 with or without brackets). */
+static bool is_gvchar(char c)
+{
+	return cc(c, CC_TOKEN) || c == ':' || c == '[' || c == ']';
+}
+
+/* One "; name [= value]" at *pp (LWS allowed around ';' and '='). 1: got one, 0: no ';' next
+ * (*pp at the next non-LWS octet), -1: malformed. value excludes quotes. */
+static int hparam_next(const char **pp, const char *end, struct slice *name, struct slice *value,
+		       bool *has_value)
+{
+	const char *p = lws_skip(*pp, end);
+	if (p >= end || *p != ';') {
+		*pp = p;
+		return 0;
+	}
+	p = lws_skip(p + 1, end);
+	const char *n = run(p, end, CC_TOKEN);
+	if (n == p)
+		return -1;
+	*name = sl(p, n);
+	*has_value = false;
+	*value = sl(n, n);
+	p = n;
+	const char *q = lws_skip(p, end);
+	if (q < end && *q == '=') {
+		q = lws_skip(q + 1, end);
+		if (q < end && *q == '"') {
+			const char *e = lex_qstr_end(q, end);
+			if (!e)
+				return -1;
+			*value = sl(q + 1, e - 1);
+			p = e;
+		} else {
+			const char *v = q;
+			while (q < end && is_gvchar(*q))
+				q++;
+			if (q == v)
+				return -1;
+			*value = sl(v, q);
+			p = q;
+		}
+		*has_value = true;
+	}
+	*pp = p;
+	return 1;
+}
+
+/* After one list element: LWS, then ',' (consumed), or the end. */
+static int list_sep(const char **pp, const char *end, bool list)
+{
+	const char *p = lws_skip(*pp, end);
+	if (p < end) {
+		if (!list || *p != ',')
+			return EBADMSG;
+		p++;
+	}
+	*pp = p;
+	return 0;
+}
+
+/* Skips LWS and empty list elements before a value; ENOENT when nothing is left. */
+static int list_start(const char **pp, const char *end)
+{
+	const char *p = *pp;
+	while (p < end && (cc(*p, CC_WS) || *p == ','))
+		p++;
+	*pp = p;
+	return p < end ? 0 : ENOENT;
+}
+
+static bool eq_name(struct slice n, const char *lcname, size_t len)
+{
+	return n.len == len && lex_eq_lc(n.p, lcname, len);
+}
+
+int sip_via_parse(struct slice *rest, struct sip_via *via)
+{
+	if (!rest || !via)
+		return EINVAL;
+	if (!rest->len)
+		return ENOENT;
+	const char *p = rest->p, *end = p + rest->len;
+	memset(via, 0, sizeof(*via));
+	if (list_start(&p, end))
+		return ENOENT;
+	const char *start = p, *t;
+	/* sent-protocol = protocol-name SLASH protocol-version SLASH transport (SLASH = SWS/SWS) */
+	struct slice *parts[3] = { &via->proto_name, &via->proto_version, &via->transport };
+	for (int i = 0; i < 3; i++) {
+		if (i) {
+			p = lws_skip(p, end);
+			if (p >= end || *p != '/')
+				return EBADMSG;
+			p = lws_skip(p + 1, end);
+		}
+		t = run(p, end, CC_TOKEN);
+		if (t == p)
+			return EBADMSG;
+		*parts[i] = sl(p, t);
+		p = t;
+	}
+	t = lws_skip(p, end);
+	if (t == p)
+		return EBADMSG;
+	p = t;
+	const char *h = p;
+	if (p < end && *p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+		if (!rb || !lex_ipv6(p + 1, rb))
+			return EBADMSG;
+		p = rb + 1;
+	} else {
+		p = run(p, end, CC_HOST);
+		if (p == h)
+			return EBADMSG;
+	}
+	via->host = sl(h, p);
+	t = lws_skip(p, end);
+	if (t < end && *t == ':') {
+		t = lws_skip(t + 1, end);
+		const char *d = run(t, end, CC_DIGIT);
+		uint32_t port;
+		if (!lex_u32(sl(t, d), 65535, &port))
+			return EBADMSG;
+		via->port_s = sl(t, d);
+		via->port = (uint16_t)port;
+		p = d;
+	}
+	const char *ps = NULL, *pe = p;
+	for (;;) {
+		struct slice n, v;
+		bool hv;
+		const char *q = p;
+		int r = hparam_next(&q, end, &n, &v, &hv);
+		if (r < 0)
+			return EBADMSG;
+		if (r == 0)
+			break;
+		if (!ps)
+			ps = lws_skip(p, end);
+		p = pe = q;
+		switch (n.len) {
+		case 3:
+			if (eq_name(n, "ttl", 3))
+				via->ttl = v;
+			break;
+		case 5:
+			if (eq_name(n, "rport", 5)) {
+				via->rport = v;
+				via->has_rport = true;
+			} else if (eq_name(n, "maddr", 5)) {
+				via->maddr = v;
+			} else if (eq_name(n, "alias", 5)) {
+				via->alias = v;
+				via->has_alias = true;
+			}
+			break;
+		case 6:
+			if (eq_name(n, "branch", 6))
+				via->branch = v;
+			break;
+		case 8:
+			if (eq_name(n, "received", 8))
+				via->received = v;
+			break;
+		default:
+			break;
+		}
+	}
+	if (ps)
+		via->params = sl(ps, pe);
+	via->raw = sl(start, pe);
+	if (list_sep(&p, end, true))
+		return EBADMSG;
+	*rest = sl(p, end);
+	return 0;
+}
+
+int sip_nameaddr_parse(struct slice *rest, struct sip_nameaddr *na, bool list)
+{
+	if (!rest || !na)
+		return EINVAL;
+	if (!rest->len)
+		return ENOENT;
+	const char *p = rest->p, *end = p + rest->len;
+	memset(na, 0, sizeof(*na));
+	if (list ? list_start(&p, end) : (p = lws_skip(p, end)) >= end)
+		return ENOENT;
+	const char *start = p;
+	if (*p == '"') {
+		const char *e = lex_qstr_end(p, end);
+		if (!e)
+			return EBADMSG;
+		na->display = sl(p + 1, e - 1);
+		na->display_quoted = true;
+		p = lws_skip(e, end);
+		if (p >= end || *p != '<')
+			return EBADMSG;
+	} else if (*p != '<') {
+		/* display-name = *(token LWS): tokens then '<', else this is an addr-spec */
+		const char *q = p, *te = p;
+		while (q < end && (cc(*q, CC_TOKEN) || cc(*q, CC_WS))) {
+			if (cc(*q, CC_TOKEN))
+				te = q + 1;
+			q++;
+		}
+		if (q < end && *q == '<' && te > p) {
+			na->display = sl(p, te);
+			p = q;
+		}
+	}
+	if (*p == '<') {
+		const char *gt = memchr(p + 1, '>', (size_t)(end - p - 1));
+		if (!gt || sip_uri_parse(&na->uri, p + 1, (size_t)(gt - p - 1)))
+			return EBADMSG;
+		na->angle = true;
+		p = gt + 1;
+	} else {
+		/* RFC 3261 20.10: an addr-spec with ',', ';' or '?' must be in <>; the first ';'
+		 * starts header parameters. */
+		const char *q = p;
+		while (q < end && *q != ';' && !cc(*q, CC_WS) && !(list && *q == ','))
+			q++;
+		if (memchr(p, '?', (size_t)(q - p)) || sip_uri_parse(&na->uri, p, (size_t)(q - p)))
+			return EBADMSG;
+		p = q;
+	}
+	const char *ps = NULL, *pe = p;
+	for (;;) {
+		struct slice n, v;
+		bool hv;
+		const char *q = p;
+		int r = hparam_next(&q, end, &n, &v, &hv);
+		if (r < 0)
+			return EBADMSG;
+		if (r == 0)
+			break;
+		if (!ps)
+			ps = lws_skip(p, end);
+		p = pe = q;
+		if (eq_name(n, "tag", 3))
+			na->tag = v;
+	}
+	if (ps)
+		na->params = sl(ps, pe);
+	na->raw = sl(start, pe);
+	if (list_sep(&p, end, list))
+		return EBADMSG;
+	*rest = sl(p, end);
+	return 0;
+}
+
+/* RFC 3261 25.1 qvalue: "0" [ "." 0*3DIGIT ] / "1" [ "." 0*3("0") ] */
+static bool parse_q(struct slice s, uint16_t *q1000)
+{
+	if (!s.len || (s.p[0] != '0' && s.p[0] != '1'))
+		return false;
+	unsigned v = (unsigned)(s.p[0] - '0') * 1000, scale = 100;
+	if (s.len > 1) {
+		if (s.p[1] != '.' || s.len > 5)
+			return false;
+		for (size_t i = 2; i < s.len; i++, scale /= 10) {
+			if (!cc(s.p[i], CC_DIGIT))
+				return false;
+			v += (unsigned)(s.p[i] - '0') * scale;
+		}
+	}
+	if (v > 1000)
+		return false;
+	*q1000 = (uint16_t)v;
+	return true;
+}
+
+/* delta-seconds saturating at 2^32-1 (RFC 3261 20.19 lets the value be capped). */
+static bool delta_sat(struct slice s, uint32_t *out)
+{
+	if (!s.len)
+		return false;
+	uint64_t v = 0;
+	for (size_t i = 0; i < s.len; i++) {
+		if (!cc(s.p[i], CC_DIGIT))
+			return false;
+		if (v < UINT32_MAX)
+			v = v * 10 + (uint64_t)(s.p[i] - '0');
+	}
+	*out = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+	return true;
+}
+
+int sip_contact_parse(struct slice *rest, struct sip_contact *c)
+{
+	if (!rest || !c)
+		return EINVAL;
+	if (!rest->len)
+		return ENOENT;
+	memset(c, 0, sizeof(*c));
+	c->q1000 = 1000;
+	const char *p = rest->p, *end = p + rest->len;
+	if (list_start(&p, end))
+		return ENOENT;
+	if (*p == '*') {
+		/* RFC 3261 10.2.2: "*" stands alone */
+		if (lws_skip(p + 1, end) != end)
+			return EBADMSG;
+		c->star = true;
+		*rest = sl(end, end);
+		return 0;
+	}
+	struct slice r = sl(p, end);
+	int err = sip_nameaddr_parse(&r, &c->na, true);
+	if (err)
+		return err;
+	struct slice params = c->na.params, n, v;
+	while (sip_param_next(&params, &n, &v, NULL)) {
+		if (eq_name(n, "expires", 7)) {
+			if (!delta_sat(v, &c->expires))
+				return EBADMSG;
+			c->has_expires = true;
+		} else if (eq_name(n, "q", 1)) {
+			if (!parse_q(v, &c->q1000))
+				return EBADMSG;
+			c->q = v;
+		} else if (eq_name(n, "+sip.instance", 13)) {
+			c->instance = v;
+		} else if (eq_name(n, "reg-id", 6)) {
+			if (!lex_u32(v, UINT32_MAX, &c->reg_id))
+				return EBADMSG;
+			c->has_reg_id = true;
+		}
+	}
+	*rest = r;
+	return 0;
+}
+
+int sip_cseq_parse(struct slice value, struct sip_cseq *cs)
+{
+	if (!cs)
+		return EINVAL;
+	if (!value.len)
+		return EBADMSG;
+	memset(cs, 0, sizeof(*cs));
+	const char *p = value.p, *end = p + value.len;
+	p = lws_skip(p, end);
+	const char *d = run(p, end, CC_DIGIT);
+	/* RFC 3261 8.1.1.5: less than 2^31 when sent, but accept up to 2^32-1 (RFC 4475 3.1.2.4) */
+	if (d - p > 10 || !lex_u32(sl(p, d), UINT32_MAX, &cs->num))
+		return EBADMSG;
+	const char *m = lws_skip(d, end);
+	if (m == d)
+		return EBADMSG;
+	const char *me = run(m, end, CC_TOKEN);
+	if (me == m || lws_skip(me, end) != end)
+		return EBADMSG;
+	cs->method = sl(m, me);
+	cs->mid = sip_method_lookup(cs->method);
+	return 0;
+}
+
+int sip_token_list_next(struct slice *rest, struct slice *token)
+{
+	if (!rest || !token)
+		return EINVAL;
+	if (!rest->len)
+		return ENOENT;
+	const char *p = rest->p, *end = p + rest->len;
+	if (list_start(&p, end))
+		return ENOENT;
+	const char *t = run(p, end, CC_TOKEN);
+	if (t == p)
+		return EBADMSG;
+	*token = sl(p, t);
+	if (list_sep(&t, end, true))
+		return EBADMSG;
+	*rest = sl(t, end);
+	return 0;
+}
+
+int sip_auth_parse(struct slice value, struct sip_auth *a)
+{
+	if (!a)
+		return EINVAL;
+	if (!value.len)
+		return EBADMSG;
+	memset(a, 0, sizeof(*a));
+	const char *p = value.p, *end = p + value.len;
+	p = lws_skip(p, end);
+	const char *t = run(p, end, CC_TOKEN);
+	if (t == p)
+		return EBADMSG;
+	a->scheme = sl(p, t);
+	const char *q = lws_skip(t, end);
+	if (q < end && q == t)
+		return EBADMSG;
+	a->params = sl(q, end);
+	/* auth-param = token EQUAL ( token / quoted-string ), comma separated */
+	while (q < end) {
+		const char *n = run(q, end, CC_TOKEN);
+		if (n == q)
+			return EBADMSG;
+		q = lws_skip(n, end);
+		if (q >= end || *q != '=')
+			return EBADMSG;
+		q = lws_skip(q + 1, end);
+		if (q < end && *q == '"') {
+			q = lex_qstr_end(q, end);
+			if (!q)
+				return EBADMSG;
+		} else {
+			const char *v = q;
+			while (q < end && (is_gvchar(*q) || *q == '/'))
+				q++;
+			if (q == v)
+				return EBADMSG;
+		}
+		q = lws_skip(q, end);
+		if (q < end) {
+			if (*q != ',')
+				return EBADMSG;
+			q = lws_skip(q + 1, end);
+		}
+	}
+	return 0;
+}
+
+bool sip_auth_param(const struct sip_auth *a, const char *name, struct slice *value)
+{
+	if (!a || !name || !a->params.len)
+		return false;
+	const char *p = a->params.p, *end = p + a->params.len;
+	size_t nl = strlen(name);
+	while (p < end) {
+		p = lws_skip(p, end);
+		const char *n = run(p, end, CC_TOKEN);
+		if (n == p)
+			return false;
+		struct slice nm = sl(p, n);
+		p = lws_skip(n, end);
+		if (p >= end || *p != '=')
+			return false;
+		p = lws_skip(p + 1, end);
+		struct slice v;
+		if (p < end && *p == '"') {
+			const char *e = lex_qstr_end(p, end);
+			if (!e)
+				return false;
+			v = sl(p + 1, e - 1);
+			p = e;
+		} else {
+			const char *s = p;
+			while (p < end && *p != ',' && !cc(*p, CC_WS))
+				p++;
+			v = sl(s, p);
+		}
+		if (nm.len == nl && strncasecmp(nm.p, name, nl) == 0) {
+			if (value)
+				*value = v;
+			return true;
+		}
+		p = lws_skip(p, end);
+		if (p < end && *p == ',')
+			p++;
+	}
+	return false;
+}

@@ -1,0 +1,183 @@
+#include "sip/lex.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "sip/limits.h"
+#include "sip/verdict.h"
+
+/* Generated from the RFC 3261 25.1 classes; one bit per CC_ flag in lex.h. */
+const uint16_t sip_cc[256] = {
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0800, 0x0800, 0x0000, 0x0000, 0x0800, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0800, 0x2086, 0x0080, 0x2000, 0x2078, 0x2084, 0x2038, 0x2086,
+	0x2082, 0x2082, 0x2086, 0x24fc, 0x2018, 0x2686, 0x2686, 0x20e8,
+	0x3785, 0x3785, 0x3785, 0x3785, 0x3785, 0x3785, 0x3785, 0x3785,
+	0x3785, 0x3785, 0x20e0, 0x2008, 0x0080, 0x2018, 0x0080, 0x20c8,
+	0x2000, 0x2785, 0x2785, 0x2785, 0x2785, 0x2785, 0x2785, 0x2685,
+	0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685,
+	0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685,
+	0x2685, 0x2685, 0x2685, 0x20e0, 0x0080, 0x20e0, 0x0000, 0x2086,
+	0x0084, 0x2785, 0x2785, 0x2785, 0x2785, 0x2785, 0x2785, 0x2685,
+	0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685,
+	0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685, 0x2685,
+	0x2685, 0x2685, 0x2685, 0x0080, 0x0000, 0x0080, 0x2086, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,};
+
+struct sip_limits sip_limits_default(void)
+{
+	return (struct sip_limits){ .max_message_size = 65536,
+				    .max_headers = 256,
+				    .max_line_length = 8192,
+				    .max_uri_length = 4096,
+				    .max_via = 70 };
+}
+
+void sip_verdict_clear(struct sip_verdict *v)
+{
+	if (v)
+		memset(v, 0, sizeof(*v));
+}
+
+int sip_verdict_set(struct sip_verdict *v, int err, int status, const char *reason)
+{
+	if (v && !v->status && !v->drop) {
+		v->status = status;
+		v->reason = reason;
+	}
+	return err;
+}
+
+const char *lex_qstr_end(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '"')
+			return p + 1;
+		if (*p == '\\') {
+			if (++p >= end || *p == '\r' || *p == '\n')
+				return NULL;
+		}
+	}
+	return NULL;
+}
+
+const char *lex_uri_run(const char *p, const char *end, uint16_t m, bool *bad)
+{
+	while (p < end) {
+		if (cc(*p, m)) {
+			p++;
+		} else if (*p == '%') {
+			if (end - p < 3 || !cc(p[1], CC_HEX) || !cc(p[2], CC_HEX)) {
+				*bad = true;
+				return p;
+			}
+			p += 3;
+		} else {
+			break;
+		}
+	}
+	return p;
+}
+
+bool lex_u32(struct slice s, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+	if (!slice_to_u64(s, max, &v))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+bool lex_ipv4(const char *p, const char *end)
+{
+	for (int i = 0; i < 4; i++) {
+		const char *d = run(p, end, CC_DIGIT);
+		uint32_t v;
+		if (d - p > 3 || !lex_u32(sl(p, d), 255, &v))
+			return false;
+		p = d;
+		if (i < 3) {
+			if (p >= end || *p != '.')
+				return false;
+			p++;
+		}
+	}
+	return p == end;
+}
+
+/* RFC 5118 4.10: RFC 3261's ABNF admits "2001:db8:::192.0.2.1"; implementations are asked to
+ * tolerate it, so a third colon is accepted right before an IPv4 tail. */
+bool lex_ipv6(const char *p, const char *end)
+{
+	int groups = 0;
+	bool dbl = false;
+	if (p >= end)
+		return false;
+	if (*p == ':') {
+		if (end - p < 2 || p[1] != ':')
+			return false;
+		dbl = true;
+		p += 2;
+	}
+	while (p < end) {
+		const char *g = p;
+		p = run(p, end, CC_HEX);
+		if (p < end && *p == '.') {
+			if (!lex_ipv4(g, end))
+				return false;
+			groups += 2;
+			p = end;
+			break;
+		}
+		if (p == g || p - g > 4)
+			return false;
+		groups++;
+		if (p == end)
+			break;
+		if (*p != ':')
+			return false;
+		if (++p == end)
+			return false;
+		if (*p == ':') {
+			if (dbl)
+				return false;
+			dbl = true;
+			if (++p == end)
+				break;
+			if (*p == ':') {
+				if (!lex_ipv4(p + 1, end))
+					return false;
+				groups += 2;
+				p = end;
+				break;
+			}
+		}
+	}
+	return dbl ? groups <= 7 : groups == 8;
+}
+
+bool lex_eq_lc(const char *s, const char *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (lc(s[i]) != l[i])
+			return false;
+	}
+	return true;
+}
