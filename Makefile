@@ -2,7 +2,7 @@
 #   make demo   install what is missing, build, create a lab PKI, run sipsd in the foreground
 #   make test   install what tests need, build with -Werror, run every test (ctest summary last)
 BUILD   ?= build
-CC      ?= clang
+COMPILER ?= clang
 JOBS    ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 
@@ -23,7 +23,7 @@ deps-bench: deps-build
 	@./tools/install-deps.sh $(PKGS_BENCH)
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DSIPSD_WERROR=ON -DSIPSD_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(COMPILER) -DSIPSD_WERROR=ON -DSIPSD_FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -33,7 +33,7 @@ demo: deps-build
 	@./tools/demo.sh $(BUILD)
 
 test: deps-test
-	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) -DSIPSD_WERROR=ON -DSIPSD_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(COMPILER) -DSIPSD_WERROR=ON -DSIPSD_FUZZ_SECONDS=$(FUZZ_SECONDS)
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 

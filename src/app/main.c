@@ -120,7 +120,7 @@ static int run(const char *path)
 	event_base_dispatch(app.base);
 	app_workers_stop(app.workers, app.conf->global.shutdown_timeout * 1000u);
 	app.workers = NULL;
-	log_notice("sipsd.stopped", "");
+	log_notice("sipsd.stopped", "pid=%ld", (long)getpid());
 out:
 	if (sighup)
 		event_free(sighup);
