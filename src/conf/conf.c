@@ -25,7 +25,7 @@
 /* A config file larger than this is surely not one. */
 #define CONF_MAX_FILE (1024 * 1024)
 
-enum sec { SEC_GLOBAL, SEC_LOG, SEC_STORE, SEC_MGMT, SEC_TLS, SEC_IFACE, SEC_PEER, SEC_COUNT };
+enum sec { SEC_GLOBAL, SEC_LOG, SEC_STORE, SEC_MGMT, SEC_REGISTRAR, SEC_TLS, SEC_IFACE, SEC_PEER, SEC_COUNT };
 
 static const struct {
 	const char *name;
@@ -33,6 +33,7 @@ static const struct {
 } sec_types[SEC_COUNT] = {
 	[SEC_GLOBAL] = { "global", false }, [SEC_LOG] = { "log", false },
 	[SEC_STORE] = { "store", false },   [SEC_MGMT] = { "mgmt", false },
+	[SEC_REGISTRAR] = { "registrar", false },
 	[SEC_TLS] = { "tls", true },        [SEC_IFACE] = { "interface", true },
 	[SEC_PEER] = { "peer", true },
 };
@@ -83,6 +84,13 @@ static const struct enum_val ev_tlsver[] = {
 	{ "tls1.0", CONF_TLS1_0 }, { "tls1.1", CONF_TLS1_1 }, { "tls1.2", CONF_TLS1_2 },
 	{ "tls1.3", CONF_TLS1_3 }, { NULL, 0 },
 };
+static const struct enum_val ev_auth[] = {
+	{ "digest", CONF_AUTH_DIGEST }, { "certificate", CONF_AUTH_CERTIFICATE },
+	{ "digest+certificate", CONF_AUTH_DIGEST_CERTIFICATE }, { NULL, 0 },
+};
+static const struct enum_val ev_overflow[] = {
+	{ "replace", CONF_OVERFLOW_REPLACE }, { "reject", CONF_OVERFLOW_REJECT }, { NULL, 0 },
+};
 static const struct enum_val ev_mutual[] = {
 	{ "off", CONF_MA_OFF }, { "optional", CONF_MA_OPTIONAL }, { "required", CONF_MA_REQUIRED },
 	{ NULL, 0 },
@@ -117,6 +125,35 @@ static const struct directive directives[] = {
 	  FLD(conf_global, limits.max_uri_length) },
 	{ DIR(SEC_GLOBAL, "global", "max_via", "32", TT_UINT(1, 256)), UINT(1, 256),
 	  FLD(conf_global, limits.max_via) },
+	{ DIR(SEC_GLOBAL, "global", "timer_t1", "500", TT_UINT(50, 10000)), UINT(50, 10000),
+	  FLD(conf_global, timers.t1) },
+	{ DIR(SEC_GLOBAL, "global", "timer_t2", "4000", TT_UINT(100, 60000)), UINT(100, 60000),
+	  FLD(conf_global, timers.t2) },
+	{ DIR(SEC_GLOBAL, "global", "timer_t4", "5000", TT_UINT(100, 60000)), UINT(100, 60000),
+	  FLD(conf_global, timers.t4) },
+	{ DIR(SEC_GLOBAL, "global", "default_peer", "", "peer name"), .type = VT_STRING,
+	  FLD(conf_global, default_peer) },
+
+	/* [registrar] */
+	{ DIR(SEC_REGISTRAR, "registrar", "realm", "", "string"), .type = VT_STRING,
+	  FLD(conf_registrar, realm) },
+	{ DIR(SEC_REGISTRAR, "registrar", "min_expires", "60", TT_SECS(1, 86400)), SECS(1, 86400),
+	  FLD(conf_registrar, min_expires) },
+	{ DIR(SEC_REGISTRAR, "registrar", "max_expires", "3600", TT_SECS(1, 604800)), SECS(1, 604800),
+	  FLD(conf_registrar, max_expires) },
+	{ DIR(SEC_REGISTRAR, "registrar", "default_expires", "3600", TT_SECS(1, 604800)), SECS(1, 604800),
+	  FLD(conf_registrar, default_expires) },
+	{ DIR(SEC_REGISTRAR, "registrar", "max_contacts", "10", TT_UINT(1, 64)), UINT(1, 64),
+	  FLD(conf_registrar, max_contacts) },
+	{ DIR(SEC_REGISTRAR, "registrar", "contacts_overflow", "replace", "enum"), .type = VT_ENUM,
+	  .enums = ev_overflow, FLD(conf_registrar, contacts_overflow) },
+	{ DIR(SEC_REGISTRAR, "registrar", "md5", "yes", "bool"), .type = VT_BOOL, FLD(conf_registrar, md5) },
+	{ DIR(SEC_REGISTRAR, "registrar", "nonce_lifetime", "300", TT_SECS(10, 86400)), SECS(10, 86400),
+	  FLD(conf_registrar, nonce_lifetime) },
+	{ DIR(SEC_REGISTRAR, "registrar", "purge_interval", "30", TT_SECS(1, 3600)), SECS(1, 3600),
+	  FLD(conf_registrar, purge_interval) },
+	{ DIR(SEC_REGISTRAR, "registrar", "durable", "yes", "bool"), .type = VT_BOOL,
+	  FLD(conf_registrar, durable) },
 
 	/* [log] */
 	{ DIR(SEC_LOG, "log", "level", "info", "enum"), .type = VT_ENUM, .enums = ev_level,
@@ -191,6 +228,9 @@ static const struct directive directives[] = {
 	  .enums = ev_mutual, FLD(conf_interface, mutual_auth) },
 	{ DIR(SEC_IFACE, "interface", "idle_timeout", "3600", TT_SECS(0, 604800)), SECS(0, 604800),
 	  FLD(conf_interface, idle_timeout) },
+	{ DIR(SEC_IFACE, "interface", "auth", "digest", "enum"), .type = VT_ENUM, .enums = ev_auth,
+	  FLD(conf_interface, auth) },
+	{ DIR(SEC_IFACE, "interface", "tls_only", "no", "bool"), .type = VT_BOOL, FLD(conf_interface, tls_only) },
 
 	/* [peer:NAME] */
 	{ DIR(SEC_PEER, "peer", "uri", "", "list of sip:/sips: URIs"), .type = VT_URILIST,
@@ -205,6 +245,8 @@ static const struct directive directives[] = {
 	  FLD(conf_peer, local_port) },
 	{ DIR(SEC_PEER, "peer", "keepalive", "30", TT_SECS(0, 3600)), SECS(0, 3600),
 	  FLD(conf_peer, keepalive) },
+	{ DIR(SEC_PEER, "peer", "domains", "", "list of strings"), .type = VT_STRLIST, FLD(conf_peer, domains) },
+	{ DIR(SEC_PEER, "peer", "trusted_relay", "no", "bool"), .type = VT_BOOL, FLD(conf_peer, trusted_relay) },
 };
 
 #define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
@@ -327,7 +369,10 @@ static void conf_destroy(void *arg)
 		strlist_clear(&c->peers[i].uri);
 		free(c->peers[i].tls);
 		free(c->peers[i].identity);
+		strlist_clear(&c->peers[i].domains);
 	}
+	free(c->global.default_peer);
+	free(c->registrar.realm);
 	free(c->peers);
 }
 
@@ -379,6 +424,7 @@ static void *sect_base(struct loader *ld, const struct sect *s)
 	case SEC_LOG: return &c->log;
 	case SEC_STORE: return &c->store;
 	case SEC_MGMT: return &c->mgmt;
+	case SEC_REGISTRAR: return &c->registrar;
 	case SEC_TLS: return &c->tls[s->idx];
 	case SEC_IFACE: return &c->ifaces[s->idx];
 	case SEC_PEER: return &c->peers[s->idx];
@@ -1088,6 +1134,34 @@ static void check_peer(struct loader *ld, const struct sect *s)
 		       t->name);
 }
 
+static unsigned sect_line(const struct loader *ld, enum sec type)
+{
+	for (size_t i = 0; i < ld->nsects; i++)
+		if (ld->sects[i].type == type)
+			return ld->sects[i].line;
+	return 0;
+}
+
+static void check_registrar(struct loader *ld)
+{
+	struct conf *c = ld->conf;
+	unsigned rline = sect_line(ld, SEC_REGISTRAR), gline = sect_line(ld, SEC_GLOBAL);
+	struct conf_registrar *r = &c->registrar;
+	if (r->min_expires > r->max_expires)
+		ld_err(ld, EINVAL, rline, "[registrar] min_expires %u is above max_expires %u", r->min_expires,
+		       r->max_expires);
+	else if (r->default_expires < r->min_expires || r->default_expires > r->max_expires)
+		ld_err(ld, EINVAL, rline, "[registrar] default_expires %u is outside min_expires..max_expires (%u..%u)",
+		       r->default_expires, r->min_expires, r->max_expires);
+	if (ld->rc || !c->global.default_peer)
+		return;
+	for (size_t i = 0; i < c->npeers; i++)
+		if (strcmp(c->peers[i].name, c->global.default_peer) == 0)
+			return;
+	ld_err(ld, EINVAL, gline, "[global] default_peer names '%s', but there is no [peer:%s]", c->global.default_peer,
+	       c->global.default_peer);
+}
+
 static void check_mgmt(struct loader *ld)
 {
 	struct conf *c = ld->conf;
@@ -1140,9 +1214,12 @@ static void check_all(struct loader *ld)
 		case SEC_IFACE: check_iface(ld, &ld->sects[i]); break;
 		case SEC_PEER: check_peer(ld, &ld->sects[i]); break;
 		case SEC_MGMT: check_mgmt(ld); break;
+		case SEC_REGISTRAR: break;
 		default: break;
 		}
 	}
+	if (!ld->rc)
+		check_registrar(ld);
 }
 
 /* ---- entry points ---- */
@@ -1187,7 +1264,7 @@ static int load(const char *name, const char *text, size_t len, struct conf **co
 	}
 
 	/* The singleton sections exist with their defaults even when not written. */
-	for (enum sec t = SEC_GLOBAL; t <= SEC_MGMT && !ld.rc; t++) {
+	for (enum sec t = SEC_GLOBAL; t <= SEC_REGISTRAR && !ld.rc; t++) {
 		struct sect tmp = { .type = t };
 		apply_defaults(&ld, &tmp);
 	}

@@ -23,6 +23,9 @@
 enum conf_transport { CONF_TP_UDP, CONF_TP_TCP, CONF_TP_TLS };
 enum conf_mutual_auth { CONF_MA_OFF, CONF_MA_OPTIONAL, CONF_MA_REQUIRED };
 /* Protocol versions as written in the file: tls1.0 .. tls1.3 */
+/* How an interface authenticates REGISTERs and requests to foreign domains. */
+enum conf_iface_auth { CONF_AUTH_DIGEST, CONF_AUTH_CERTIFICATE, CONF_AUTH_DIGEST_CERTIFICATE };
+enum conf_overflow { CONF_OVERFLOW_REPLACE, CONF_OVERFLOW_REJECT };
 enum conf_tls_version { CONF_TLS1_0 = 10, CONF_TLS1_1 = 11, CONF_TLS1_2 = 12, CONF_TLS1_3 = 13 };
 
 struct conf_strlist {
@@ -46,12 +49,32 @@ struct conf_sip_limits {
 	uint32_t max_via;          /* default 32 */
 };
 
+/* SIP timers (RFC 3261 17.1.1.1), milliseconds. */
+struct conf_timers {
+	unsigned t1, t2, t4;
+};
+
 struct conf_global {
 	unsigned workers;          /* 0 = one per core */
 	struct conf_strlist domains;
 	bool require_client_certificate;
 	unsigned shutdown_timeout; /* seconds, graceful stop bound */
 	struct conf_sip_limits limits;
+	struct conf_timers timers;
+	char *default_peer;        /* [peer:NAME] for domains no peer claims; NULL = none */
+};
+
+struct conf_registrar {
+	char *realm;               /* default: the first of [global] domains */
+	unsigned min_expires;      /* 423 below it (RFC 3261 10.3 step 7) */
+	unsigned max_expires;
+	unsigned default_expires;
+	unsigned max_contacts;     /* per AOR */
+	enum conf_overflow contacts_overflow;
+	bool md5;                  /* offer/accept MD5 digest at all */
+	unsigned nonce_lifetime;   /* seconds */
+	unsigned purge_interval;   /* seconds between expired-binding sweeps */
+	bool durable;              /* write bindings to the store before answering */
 };
 
 struct conf_log {
@@ -113,6 +136,8 @@ struct conf_interface {
 	struct conf_strlist sni_contexts; /* more contexts, chosen by the client's SNI (their `sni`) */
 	unsigned sni_contexts_line;
 	enum conf_mutual_auth mutual_auth; /* default required; forced by require_client_certificate */
+	enum conf_iface_auth auth;         /* default digest */
+	bool tls_only;                     /* refuse non-TLS requests (the Mediatrix model) */
 	unsigned idle_timeout;             /* seconds, default 3600 */
 	bool mutual_auth_forced;           /* raised to required by [global] require_client_certificate */
 };
@@ -128,6 +153,8 @@ struct conf_peer {
 	bool persistent;
 	uint16_t local_port;
 	unsigned keepalive; /* seconds between CRLF pings, 0 = off */
+	struct conf_strlist domains; /* request domains routed to this peer */
+	bool trusted_relay;          /* may send requests From any domain */
 };
 
 struct conf {
@@ -137,6 +164,7 @@ struct conf {
 	struct conf_log log;
 	struct conf_store store;
 	struct conf_mgmt mgmt;
+	struct conf_registrar registrar;
 	struct conf_tls *tls;
 	size_t ntls;
 	struct conf_interface *ifaces;

@@ -3,6 +3,7 @@
  * ping with RFC 5626 4.4.1 CRLF keepalives, and reconnect with exponential backoff, trying the
  * hosts of a proxy set in priority order. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ struct tp_peer {
 	struct event *ka;     /* keepalive timer */
 	struct event *confirm; /* TLS 1.3: wait for the server to accept our certificate */
 	bool confirming;
+	_Atomic uint64_t up_conn_id; /* read by other workers routing to this peer */
 	struct evdns_getaddrinfo_request *dns;
 	uint64_t ping_sent_ms;
 	bool ping_outstanding;
@@ -116,6 +118,7 @@ static int parse_peer_uri(const char *text, struct peer_host *h)
 static void peer_set_down(struct tp_peer *p, const char *why)
 {
 	p->state = TP_PEER_DOWN;
+	atomic_store(&p->up_conn_id, 0);
 	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
 	if (p->stopped)
 		return;
@@ -148,6 +151,7 @@ static void peer_mark_up(struct tp_peer *p)
 	p->confirming = false;
 	event_del(p->confirm);
 	p->state = TP_PEER_UP;
+	atomic_store(&p->up_conn_id, c->id);
 	p->last_error[0] = '\0';
 	p->backoff_s = BACKOFF_MIN_S;
 	p->connects++;
@@ -402,4 +406,9 @@ void tp_peer_status_get(const struct tp_peer *p, struct tp_peer_status *st)
 	st->connects = p->connects;
 	st->failures = p->failures;
 	st->conn_id = p->conn ? p->conn->id : 0;
+}
+
+uint64_t tp_peer_conn_id(const struct tp_peer *p)
+{
+	return atomic_load(&((struct tp_peer *)p)->up_conn_id);
 }

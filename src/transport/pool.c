@@ -10,6 +10,8 @@
 struct tp_pool {
 	unsigned n;
 	struct tp_worker **w;
+	tp_conn_closed_h *closedh;
+	void *closed_arg;
 };
 
 static _Thread_local struct tp_worker *self;
@@ -216,4 +218,16 @@ int tp_pool_send_conn(struct tp_pool *pool, uint64_t conn_id, const void *buf, s
 	if (e)
 		free(j);
 	return e;
+}
+
+void tp_pool_set_closed_handler(struct tp_pool *pool, tp_conn_closed_h *h, void *arg)
+{
+	pool->closedh = h;
+	pool->closed_arg = arg;
+}
+
+void tp_pool_conn_closed(struct tp_pool *pool, uint64_t conn_id)
+{
+	if (pool && pool->closedh)
+		pool->closedh(conn_id, pool->closed_arg);
 }

@@ -42,6 +42,7 @@ static void conn_unlink(struct tp_conn *c)
 	c->prev = c->next = NULL;
 	tp_worker_conn_remove(w, c);
 	w->nconns--;
+	tp_pool_conn_closed(w->pool, c->id);
 	c->w = NULL;
 	tp_worker_conn_gone(w);
 }

@@ -26,6 +26,7 @@ void tp_peer_stop(struct tp_peer *p);
 struct tp_peer *tp_peer_next_in_list(struct tp_peer *p);
 void tp_peer_set_next(struct tp_peer *p, struct tp_peer *next);
 /* pool.c */
+void tp_pool_conn_closed(struct tp_pool *pool, uint64_t conn_id);
 void tp_worker_set_self(struct tp_worker *w);
 void tp_worker_inbox_h(evutil_socket_t fd, short what, void *arg);
 void tp_worker_inbox_drain(struct tp_worker *w);

@@ -14,6 +14,8 @@
 #include "conf/conf.h"
 
 struct tls_sni_set;
+struct tls_holder;
+struct tp_peer;
 struct tp_worker;
 struct tp_conn;
 struct tp_listener;
@@ -71,6 +73,17 @@ int tp_worker_post(struct tp_worker *w, void (*fn)(void *arg), void *arg);
 struct tp_worker *tp_worker_self(void);
 unsigned tp_worker_index(const struct tp_worker *w);
 struct tp_pool *tp_worker_pool(const struct tp_worker *w);
+/* Called on the owning worker's thread whenever a stream connection ends (RFC 5626 flows). */
+typedef void(tp_conn_closed_h)(uint64_t conn_id, void *arg);
+void tp_pool_set_closed_handler(struct tp_pool *pool, tp_conn_closed_h *h, void *arg);
+struct event_base *tp_worker_base(struct tp_worker *w);
+/* Datagram from one of w's UDP sockets of dst's family. 0, ENOTCONN (no UDP listener), errno. */
+int tp_worker_send_udp(struct tp_worker *w, const struct tp_addr *dst, const void *buf, size_t len);
+/* Address family-matching local address of the first listener of this transport (for Via and
+ * Record-Route), false when none. */
+bool tp_worker_local_addr(struct tp_worker *w, enum conf_transport tp, int family, struct tp_addr *out);
+/* The connection a peer link currently runs on, 0 when it is not up. Thread-safe. */
+uint64_t tp_peer_conn_id(const struct tp_peer *p);
 /* Connection by id on w (call on w's thread). */
 struct tp_conn *tp_worker_conn(struct tp_worker *w, uint64_t conn_id);
 /* Opens the socket (SO_REUSEPORT, so every worker binds the same address and the kernel spreads

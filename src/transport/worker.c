@@ -371,3 +371,30 @@ unsigned tp_worker_conn_count(const struct tp_worker *w)
 {
 	return w->nconns;
 }
+
+struct event_base *tp_worker_base(struct tp_worker *w)
+{
+	return w->base;
+}
+
+int tp_worker_send_udp(struct tp_worker *w, const struct tp_addr *dst, const void *buf, size_t len)
+{
+	for (struct tp_listener *l = w->listeners; l; l = l->next) {
+		if (l->spec.listen.transport != CONF_TP_UDP || l->fd < 0 || l->local.ss.ss_family != dst->ss.ss_family)
+			continue;
+		ssize_t n = sendto(l->fd, buf, len, 0, (const struct sockaddr *)&dst->ss, dst->len);
+		return n < 0 ? errno : 0;
+	}
+	return ENOTCONN;
+}
+
+bool tp_worker_local_addr(struct tp_worker *w, enum conf_transport tp, int family, struct tp_addr *out)
+{
+	for (struct tp_listener *l = w->listeners; l; l = l->next) {
+		if (l->spec.listen.transport == tp && (family == AF_UNSPEC || l->local.ss.ss_family == family)) {
+			*out = l->local;
+			return true;
+		}
+	}
+	return false;
+}

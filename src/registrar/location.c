@@ -1,0 +1,261 @@
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "registrar/location.h"
+#include "sip/uri.h"
+
+struct aor_entry {
+	struct aor_entry *next;
+	size_t n;
+	struct loc_binding *b;
+	char aor[];
+};
+
+struct location {
+	pthread_rwlock_t lock;
+	struct aor_entry **tab;
+	size_t cap, naors, nbindings;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static void entry_free(struct aor_entry *e)
+{
+	free(e->b);
+	free(e);
+}
+
+static void location_destroy(void *data)
+{
+	struct location *loc = data;
+	for (size_t i = 0; i < loc->cap; i++) {
+		struct aor_entry *e = loc->tab[i];
+		while (e) {
+			struct aor_entry *n = e->next;
+			entry_free(e);
+			e = n;
+		}
+	}
+	free(loc->tab);
+	pthread_rwlock_destroy(&loc->lock);
+}
+
+int location_alloc(struct location **locp)
+{
+	struct location *loc = mem_zalloc(sizeof(*loc), location_destroy);
+	if (!loc)
+		return ENOMEM;
+	pthread_rwlock_init(&loc->lock, NULL); /* first, so the destructor may always destroy it */
+	loc->cap = 1024;
+	loc->tab = calloc(loc->cap, sizeof(*loc->tab));
+	if (!loc->tab) {
+		loc->cap = 0;
+		mem_deref(loc);
+		return ENOMEM;
+	}
+	*locp = loc;
+	return 0;
+}
+
+static struct aor_entry **find_slot(struct location *loc, const char *aor)
+{
+	struct aor_entry **pp = &loc->tab[hash_str(aor) & (loc->cap - 1)];
+	while (*pp && strcmp((*pp)->aor, aor) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void grow(struct location *loc)
+{
+	size_t ncap = loc->cap * 2;
+	struct aor_entry **nt = calloc(ncap, sizeof(*nt));
+	if (!nt)
+		return; /* keep the longer chains */
+	for (size_t i = 0; i < loc->cap; i++) {
+		struct aor_entry *e = loc->tab[i];
+		while (e) {
+			struct aor_entry *n = e->next;
+			size_t b = hash_str(e->aor) & (ncap - 1);
+			e->next = nt[b];
+			nt[b] = e;
+			e = n;
+		}
+	}
+	free(loc->tab);
+	loc->tab = nt;
+	loc->cap = ncap;
+}
+
+static int by_q_desc(const void *a, const void *b)
+{
+	const struct loc_binding *x = a, *y = b;
+	if (x->q1000 != y->q1000)
+		return x->q1000 > y->q1000 ? -1 : 1;
+	/* Same q: most recently refreshed first. */
+	return x->updated > y->updated ? -1 : x->updated < y->updated;
+}
+
+size_t location_lookup(struct location *loc, const char *aor, time_t now, struct loc_binding *out, size_t max)
+{
+	size_t live = 0;
+	pthread_rwlock_rdlock(&loc->lock);
+	struct aor_entry *e = *find_slot(loc, aor);
+	if (e) {
+		for (size_t i = 0; i < e->n; i++) {
+			if (e->b[i].expires_at <= now)
+				continue;
+			if (live < max)
+				out[live] = e->b[i];
+			live++;
+		}
+	}
+	pthread_rwlock_unlock(&loc->lock);
+	qsort(out, live < max ? live : max, sizeof(*out), by_q_desc);
+	return live;
+}
+
+bool location_has(struct location *loc, const char *aor, time_t now)
+{
+	bool has = false;
+	pthread_rwlock_rdlock(&loc->lock);
+	struct aor_entry *e = *find_slot(loc, aor);
+	for (size_t i = 0; e && i < e->n && !has; i++)
+		has = e->b[i].expires_at > now;
+	pthread_rwlock_unlock(&loc->lock);
+	return has;
+}
+
+int location_replace(struct location *loc, const char *aor, const struct loc_binding *set, size_t n)
+{
+	struct aor_entry *ne = NULL;
+	if (n) {
+		size_t alen = strlen(aor) + 1;
+		ne = malloc(sizeof(*ne) + alen);
+		if (!ne)
+			return ENOMEM;
+		ne->b = malloc(n * sizeof(*ne->b));
+		if (!ne->b) {
+			free(ne);
+			return ENOMEM;
+		}
+		memcpy(ne->aor, aor, alen);
+		memcpy(ne->b, set, n * sizeof(*set));
+		ne->n = n;
+	}
+	pthread_rwlock_wrlock(&loc->lock);
+	struct aor_entry **pp = find_slot(loc, aor);
+	struct aor_entry *old = *pp;
+	if (old) {
+		*pp = old->next;
+		loc->nbindings -= old->n;
+		loc->naors--;
+	}
+	if (ne) {
+		if (loc->naors + 1 > loc->cap)
+			grow(loc);
+		pp = find_slot(loc, aor);
+		ne->next = *pp;
+		*pp = ne;
+		loc->naors++;
+		loc->nbindings += n;
+	}
+	pthread_rwlock_unlock(&loc->lock);
+	if (old)
+		entry_free(old);
+	return 0;
+}
+
+void location_conn_closed(struct location *loc, uint64_t conn_id)
+{
+	if (!conn_id)
+		return;
+	pthread_rwlock_wrlock(&loc->lock);
+	for (size_t i = 0; i < loc->cap; i++)
+		for (struct aor_entry *e = loc->tab[i]; e; e = e->next)
+			for (size_t k = 0; k < e->n; k++)
+				if (e->b[k].conn_id == conn_id)
+					e->b[k].flow_failed = true;
+	pthread_rwlock_unlock(&loc->lock);
+}
+
+size_t location_purge(struct location *loc, time_t now, void (*h)(const struct loc_binding *b, void *arg), void *arg)
+{
+	size_t removed = 0;
+	pthread_rwlock_wrlock(&loc->lock);
+	for (size_t i = 0; i < loc->cap; i++) {
+		struct aor_entry **pp = &loc->tab[i];
+		while (*pp) {
+			struct aor_entry *e = *pp;
+			size_t keep = 0;
+			for (size_t k = 0; k < e->n; k++) {
+				if (e->b[k].expires_at > now) {
+					e->b[keep++] = e->b[k];
+				} else {
+					if (h)
+						h(&e->b[k], arg);
+					removed++;
+				}
+			}
+			loc->nbindings -= e->n - keep;
+			e->n = keep;
+			if (keep == 0) {
+				*pp = e->next;
+				loc->naors--;
+				entry_free(e);
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+	pthread_rwlock_unlock(&loc->lock);
+	return removed;
+}
+
+void location_foreach(struct location *loc, void (*h)(const struct loc_binding *b, void *arg), void *arg)
+{
+	pthread_rwlock_rdlock(&loc->lock);
+	for (size_t i = 0; i < loc->cap; i++)
+		for (struct aor_entry *e = loc->tab[i]; e; e = e->next)
+			for (size_t k = 0; k < e->n; k++)
+				h(&e->b[k], arg);
+	pthread_rwlock_unlock(&loc->lock);
+}
+
+size_t location_count(struct location *loc)
+{
+	pthread_rwlock_rdlock(&loc->lock);
+	size_t n = loc->nbindings;
+	pthread_rwlock_unlock(&loc->lock);
+	return n;
+}
+
+int location_aor_of(const struct sip_uri *uri, char *buf, size_t bufsz)
+{
+	if (!uri || (uri->scheme != SIP_URI_SIP && uri->scheme != SIP_URI_SIPS) || uri->host.len == 0)
+		return EINVAL;
+	char user[256];
+	size_t ulen = 0;
+	if (uri->has_user && sip_unescape(uri->user, user, sizeof(user) - 1, &ulen))
+		return EINVAL;
+	user[ulen] = '\0';
+	if (memchr(user, '\0', ulen))
+		return EINVAL; /* %00 in a user part can't be an AOR key */
+	char host[256];
+	if (uri->host.len >= sizeof(host))
+		return EINVAL;
+	for (size_t i = 0; i < uri->host.len; i++)
+		host[i] = (char)tolower((unsigned char)uri->host.p[i]);
+	host[uri->host.len] = '\0';
+	int n = ulen ? snprintf(buf, bufsz, "sip:%s@%s", user, host) : snprintf(buf, bufsz, "sip:%s", host);
+	return n < 0 || (size_t)n >= bufsz ? EINVAL : 0;
+}
