@@ -24,7 +24,5 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 /* Graceful stop bounded by timeout_ms; frees ws. */
 void app_workers_stop(struct app_workers *ws, unsigned timeout_ms);
 
-/* Handles one framed SIP message from the transport (runs on a worker thread). */
-void app_sip_recv(const struct tp_source *src, const char *msg, size_t len, void *arg);
 
 #endif

@@ -9,6 +9,8 @@
 #include "app/app.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "proxy/proxy.h"
+#include "registrar/location.h"
 #include "sip/limits.h"
 #include "transport/transport.h"
 
@@ -17,7 +19,9 @@ struct app_workers {
 	struct tp_pool *pool;
 	pthread_t *th;
 	bool *started;
-	struct sip_limits limits; /* handed to every message handler */
+	struct tp_peer **peers;
+	struct location *location;
+	struct proxy *proxy;
 };
 
 static void *worker_main(void *arg)
@@ -28,7 +32,10 @@ static void *worker_main(void *arg)
 
 static void workers_free(struct app_workers *ws)
 {
+	mem_deref(ws->proxy);
 	mem_deref(ws->pool);
+	mem_deref(ws->location);
+	free(ws->peers);
 	free(ws->th);
 	free(ws->started);
 	free(ws);
@@ -53,18 +60,16 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 		return ENOMEM;
 	}
 	ws->n = n;
-	ws->limits = (struct sip_limits){
-		.max_message_size = conf->global.limits.max_message_size,
-		.max_headers = conf->global.limits.max_headers,
-		.max_line_length = conf->global.limits.max_line_length,
-		.max_uri_length = conf->global.limits.max_uri_length,
-		.max_via = conf->global.limits.max_via,
-	};
+	ws->peers = calloc(conf->npeers + 1, sizeof(*ws->peers));
+	if (!ws->peers || location_alloc(&ws->location)) {
+		workers_free(ws);
+		return ENOMEM;
+	}
 	struct tp_settings set = {
 		.max_message_size = conf->global.limits.max_message_size,
 		.handshake_timeout = 10,
 	};
-	int err = tp_pool_alloc(&ws->pool, n, &set, app_sip_recv, &ws->limits);
+	int err = tp_pool_alloc(&ws->pool, n, &set, proxy_recv, NULL);
 	for (unsigned i = 0; i < n && !err; i++) {
 		for (size_t k = 0; k < conf->nifaces && !err; k++) {
 			const struct conf_interface *ifc = &conf->ifaces[k];
@@ -93,12 +98,24 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 			.local_port = cp->local_port,
 			.keepalive = cp->keepalive,
 		};
-		err = tp_peer_start(tp_pool_worker(ws->pool, 0), &ps, NULL);
+		err = tp_peer_start(tp_pool_worker(ws->pool, 0), &ps, &ws->peers[k]);
+	}
+	if (!err) {
+		struct proxy_settings pset = {
+			.conf = conf,
+			.location = ws->location,
+			.pool = ws->pool,
+			.peers = ws->peers,
+			.npeers = conf->npeers,
+		};
+		err = proxy_alloc(&ws->proxy, &pset);
 	}
 	if (err) {
 		workers_free(ws);
 		return err;
 	}
+	tp_pool_set_handler(ws->pool, proxy_recv, ws->proxy);
+	tp_pool_set_closed_handler(ws->pool, proxy_conn_closed, ws->proxy);
 	/* Signals belong to the main thread's loop; workers never see them. */
 	sigset_t all, old;
 	sigfillset(&all);

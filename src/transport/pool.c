@@ -48,6 +48,14 @@ int tp_pool_alloc(struct tp_pool **pp, unsigned nworkers, const struct tp_settin
 	return 0;
 }
 
+void tp_pool_set_handler(struct tp_pool *pool, tp_msg_h *msgh, void *arg)
+{
+	for (unsigned i = 0; i < pool->n; i++) {
+		pool->w[i]->msgh = msgh;
+		pool->w[i]->arg = arg;
+	}
+}
+
 unsigned tp_pool_size(const struct tp_pool *pool)
 {
 	return pool->n;

@@ -28,6 +28,16 @@ uint64_t tp_conn_id(const struct tp_conn *c)
 	return c->id;
 }
 
+const struct tls_peer_info *tp_conn_tls_info(const struct tp_conn *c)
+{
+	return c->peer;
+}
+
+bool tp_conn_verified(const struct tp_conn *c)
+{
+	return c->authenticated;
+}
+
 static void conn_unlink(struct tp_conn *c)
 {
 	struct tp_worker *w = c->w;
@@ -155,8 +165,8 @@ static struct tp_conn *conn_new(struct tp_worker *w, int fd, const struct tp_add
 		return NULL;
 	}
 	c->fd = fd;
-	/* Low 8 bits: the owning worker, so any thread can route to it (pool.c). */
-	c->id = (atomic_fetch_add(&next_conn_id, 1) << 8) | (w->index & 0xffu);
+	/* Low 8 bits: the owning worker, so any thread can route to it (pool.c); next 2: transport. */
+	c->id = (atomic_fetch_add(&next_conn_id, 1) << 10) | ((uint64_t)tp & 3u) << 8 | (w->index & 0xffu);
 	c->transport = tp;
 	c->remote = *remote;
 	c->created_ms = c->last_rx_ms = time_mono_ms();
@@ -313,7 +323,7 @@ static bool conn_dispatch(struct tp_conn *c)
 				tp_peer_pong(c->tpeer);
 		} else if (fr.kind == SIP_FRAME_MESSAGE) {
 			struct tp_source src = { .transport = c->transport, .conn = c, .remote = c->remote,
-						 .local = c->local };
+						 .local = c->local, .iface = c->lst ? c->lst->iface : NULL };
 			c->w->msgh(&src, c->rx + off, fr.len, c->w->arg);
 		}
 		off += fr.len;

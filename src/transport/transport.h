@@ -15,6 +15,7 @@
 
 struct tls_sni_set;
 struct tls_holder;
+struct tls_peer_info;
 struct tp_peer;
 struct tp_worker;
 struct tp_conn;
@@ -32,6 +33,7 @@ int tp_addr_from_host_port(struct tp_addr *a, const char *host, uint16_t port);
 /* Where a message came from; pass it to tp_send() to answer. */
 struct tp_source {
 	enum conf_transport transport;
+	const char *iface;         /* interface it arrived on; NULL on an outbound (peer) connection */
 	struct tp_conn *conn;      /* stream transports; NULL for UDP */
 	struct tp_listener *udp;   /* UDP socket it arrived on */
 	struct tp_addr remote;
@@ -63,10 +65,17 @@ struct tp_pool;
 int tp_pool_alloc(struct tp_pool **pp, unsigned nworkers, const struct tp_settings *s, tp_msg_h *msgh,
 		  void *arg);
 unsigned tp_pool_size(const struct tp_pool *pool);
+/* Replace the message handler of every worker (before the workers run). */
+void tp_pool_set_handler(struct tp_pool *pool, tp_msg_h *msgh, void *arg);
 struct tp_worker *tp_pool_worker(struct tp_pool *pool, unsigned i);
 /* Thread-safe send on a connection by id: direct on its own worker's thread, otherwise the bytes
  * are copied and handed to that worker. ENOTCONN when it is gone (known at once only locally). */
 int tp_pool_send_conn(struct tp_pool *pool, uint64_t conn_id, const void *buf, size_t len);
+/* The transport a connection id was made for (encoded in the id; pure). */
+static inline enum conf_transport tp_conn_id_transport(uint64_t conn_id)
+{
+	return (enum conf_transport)((conn_id >> 8) & 3u);
+}
 /* Thread-safe: run fn(arg) on w's thread. 0 or ENOMEM. */
 int tp_worker_post(struct tp_worker *w, void (*fn)(void *arg), void *arg);
 /* The worker whose loop runs on the calling thread, NULL elsewhere. */
@@ -135,6 +144,10 @@ const char *tp_peer_state_name(enum tp_peer_state s);
 void tp_worker_peers_status(struct tp_worker *w, void (*h)(const struct tp_peer_status *st, void *arg), void *arg);
 
 uint64_t tp_conn_id(const struct tp_conn *c);
+/* What the TLS handshake proved (NULL for TCP or before the handshake) and whether the peer's
+ * certificate verified. Call on the connection's worker. */
+const struct tls_peer_info *tp_conn_tls_info(const struct tp_conn *c);
+bool tp_conn_verified(const struct tp_conn *c);
 /* Close after flushing what is queued (TLS: with close_notify). */
 void tp_conn_close(struct tp_conn *c, const char *why);
 

@@ -170,7 +170,7 @@ static void udp_read_h(evutil_socket_t fd, short what, void *arg)
 	struct tp_listener *l = arg;
 	static _Thread_local char buf[65536];
 	for (int i = 0; i < 64; i++) {
-		struct tp_source src = { .transport = CONF_TP_UDP, .udp = l, .local = l->local };
+		struct tp_source src = { .transport = CONF_TP_UDP, .udp = l, .local = l->local, .iface = l->iface };
 		src.remote.len = sizeof(src.remote.ss);
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&src.remote.ss,
 				     &src.remote.len);

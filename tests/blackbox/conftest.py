@@ -108,6 +108,7 @@ def tls_config(pki, host, port, mutual_auth="required", extra_global="", extra_t
     return f"""[global]
 workers = {workers}
 shutdown_timeout = 5
+domains = localhost
 {extra_global}
 [log]
 level = debug

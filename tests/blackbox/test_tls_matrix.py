@@ -59,6 +59,7 @@ def server_conf(p, host, port, mutual_auth="required", tls_extra="", iface_extra
     s = p["server"]
     return f"""[global]
 workers = 1
+domains = localhost
 [log]
 level = debug
 [tls:default]

@@ -10,7 +10,7 @@ from conftest import PeerServer, client_context, free_port, loopback_addr, tls_c
 
 def options(branch="z9hG4bKopt1", transport="TLS", extra="", call_id="opt-1@test"):
     return (f"OPTIONS sip:localhost SIP/2.0\r\n"
-            f"Via: SIP/2.0/{transport} 127.0.0.1:5999;branch={branch}\r\n"
+            f"Via: SIP/2.0/{transport} 127.0.0.1:5999;rport;branch={branch}\r\n"
             f"Max-Forwards: 70\r\n"
             f"From: <sip:alice@localhost>;tag=a1\r\n"
             f"To: <sip:localhost>\r\n"

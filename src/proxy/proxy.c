@@ -1,0 +1,1127 @@
+/* RFC 3261 16 stateful proxy: request validation, routing to registered flows and peers, forking,
+ * response selection, CANCEL, stateless relay of ACK-for-2xx and late 2xx retransmissions. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "proxy/internal.h"
+#include "registrar/location.h"
+#include "sip/build.h"
+#include "sip/msg.h"
+#include "tls/ident.h"
+
+enum { MAX_BRANCHES = LOC_MAX_BINDINGS_PER_AOR, OUT_MAX = 70000 };
+
+static const char *const supported_tags[] = { "outbound", "path" };
+
+/* ---- helpers ---- */
+
+static struct proxy_worker *self_worker(struct proxy *p)
+{
+	struct tp_worker *w = tp_worker_self();
+	return w ? p->pw[tp_worker_index(w)] : NULL;
+}
+
+static int send_h(const struct txn_hop *hop, const char *buf, size_t len, void *arg)
+{
+	struct proxy_worker *pw = arg;
+	if (hop->transport == CONF_TP_UDP)
+		return tp_worker_send_udp(pw->w, &hop->addr, buf, len);
+	if (!hop->conn_id)
+		return ENOTCONN;
+	return tp_pool_send_conn(pw->p->pool, hop->conn_id, buf, len);
+}
+
+/* Answers a request that has no transaction (parse-level faults, refused transactions). */
+static void reply_stateless(struct proxy_worker *pw, const struct sip_msg *req, const struct txn_hop *hop,
+			    uint16_t status, const char *reason, const struct sip_verdict *v)
+{
+	char buf[8192], tag[17];
+	size_t len = 0;
+	proxy_random_hex(tag, 8);
+	struct sip_resp_opts o = { .to_tag = { tag, 16 }, .verdict = v };
+	if (sip_build_response(req, status, reason, &o, buf, sizeof(buf), &len) == 0)
+		send_h(hop, buf, len, pw);
+	atomic_fetch_add(&pw->p->stats.local_replies, 1);
+}
+
+static void reply(struct proxy_worker *pw, struct txn_server *st, uint16_t status, const char *reason,
+		  const struct slice *extra, size_t n_extra)
+{
+	(void)pw;
+	txn_server_reply(st, status, reason, extra, n_extra);
+	atomic_fetch_add(&pw->p->stats.local_replies, 1);
+}
+
+/* Copies resp without its top Via value (RFC 3261 16.7 item 3). */
+static int strip_top_via(const struct sip_msg *resp, char *out, size_t outsz, size_t *lenp)
+{
+	const struct sip_hdr *h = sip_msg_hdr(resp, SIP_HDR_VIA);
+	const struct sip_via *via = sip_msg_via(resp);
+	if (!h || !via)
+		return EBADMSG;
+	struct slice raw = sip_msg_raw(resp);
+	const char *cut_from, *cut_to;
+	const char *vend = via->raw.p + via->raw.len;
+	const char *hend = h->value.p + h->value.len;
+	/* More values after the first in the same header line: drop "value," only. */
+	const char *q = vend;
+	while (q < hend && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+		q++;
+	if (q < hend && *q == ',') {
+		q++;
+		while (q < hend && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+			q++;
+		cut_from = via->raw.p;
+		cut_to = q;
+	} else {
+		cut_from = h->raw.p;
+		cut_to = h->raw.p + h->raw.len;
+	}
+	size_t a = (size_t)(cut_from - raw.p), b = (size_t)(raw.p + raw.len - cut_to);
+	if (a + b > outsz)
+		return EOVERFLOW;
+	memcpy(out, raw.p, a);
+	memcpy(out + a, cut_to, b);
+	*lenp = a + b;
+	return 0;
+}
+
+bool proxy_host_is_ours(struct proxy *p, struct slice host, uint16_t port)
+{
+	if (host.len >= 2 && host.p[0] == '[') {
+		host.p++;
+		host.len -= 2;
+	}
+	const struct conf *c = p->conf;
+	for (size_t i = 0; i < c->global.domains.n; i++)
+		if (slice_eq_cstr_ci(host, c->global.domains.v[i]))
+			return true;
+	for (size_t i = 0; i < c->nifaces; i++)
+		for (size_t k = 0; k < c->ifaces[i].nlisten; k++) {
+			const struct conf_listen *l = &c->ifaces[i].listen[k];
+			if (slice_eq_cstr_ci(host, l->host) && (port == 0 || port == l->port))
+				return true;
+		}
+	return false;
+}
+
+static bool domain_is_ours(struct proxy *p, struct slice host)
+{
+	const struct conf *c = p->conf;
+	for (size_t i = 0; i < c->global.domains.n; i++)
+		if (slice_eq_cstr_ci(host, c->global.domains.v[i]))
+			return true;
+	return false;
+}
+
+/* ---- branch ids: z9hG4bK + "sd" + worker + inbound conn + loop hash + sequence ----
+ * The worker lets any worker hand a response to the one holding the transaction; the inbound
+ * connection lets a late 2xx find its way back statelessly; the loop hash is RFC 3261 16.6
+ * item 8's, compared by 16.3 item 4. */
+#define BRANCH_PREFIX "z9hG4bKsd"
+
+static uint32_t loop_hash(const struct sip_msg *m)
+{
+	const struct sip_uri *ru = sip_msg_ruri(m);
+	const struct sip_nameaddr *f = sip_msg_from(m), *t = sip_msg_to(m);
+	const struct sip_cseq *cs = sip_msg_cseq(m);
+	const struct sip_via *v = sip_msg_via(m);
+	struct slice parts[6] = {
+		ru ? ru->whole : (struct slice){ 0 }, f ? f->tag : (struct slice){ 0 }, t ? t->tag : (struct slice){ 0 },
+		sip_msg_call_id(m), v ? v->raw : (struct slice){ 0 }, { 0 },
+	};
+	char num[16];
+	int n = snprintf(num, sizeof(num), "%u", cs ? cs->num : 0);
+	parts[5] = (struct slice){ num, n > 0 ? (size_t)n : 0 };
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < 6; i++) {
+		for (size_t k = 0; k < parts[i].len; k++)
+			h = (h ^ (unsigned char)parts[i].p[k]) * 16777619u;
+		h = (h ^ 0xff) * 16777619u;
+	}
+	return h;
+}
+
+static size_t make_branch(struct proxy_worker *pw, uint64_t in_conn, uint32_t lh, char *out, size_t outsz)
+{
+	int n = snprintf(out, outsz, BRANCH_PREFIX "%02x.%llx.%08x.%llx", pw->index, (unsigned long long)in_conn, lh,
+			 (unsigned long long)++pw->branch_seq);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* Parses a branch we made; false when it isn't ours. */
+static bool parse_branch(struct slice b, unsigned *worker, uint64_t *in_conn, uint32_t *lh)
+{
+	size_t pl = sizeof(BRANCH_PREFIX) - 1;
+	if (b.len <= pl || strncmp(b.p, BRANCH_PREFIX, pl) != 0 || b.len > 80)
+		return false;
+	char tmp[96];
+	slice_copy((struct slice){ b.p + pl, b.len - pl }, tmp, sizeof(tmp));
+	char *e;
+	unsigned long w = strtoul(tmp, &e, 16);
+	if (*e != '.')
+		return false;
+	unsigned long long c = strtoull(e + 1, &e, 16);
+	if (*e != '.')
+		return false;
+	unsigned long h = strtoul(e + 1, &e, 16);
+	if (*e != '.')
+		return false;
+	*worker = (unsigned)w;
+	*in_conn = c;
+	*lh = (uint32_t)h;
+	return true;
+}
+
+/* ---- flow tokens in Record-Route (RFC 5626 5.3 spirit): both flows of a dialog, MAC'd ---- */
+
+static void flow_mac(struct proxy *p, uint64_t a, uint64_t b, char out[17])
+{
+	unsigned char in[16], md[32];
+	unsigned mdlen = 0;
+	for (int i = 0; i < 8; i++) {
+		in[i] = (unsigned char)(a >> (8 * i));
+		in[8 + i] = (unsigned char)(b >> (8 * i));
+	}
+	HMAC(EVP_sha256(), p->secret, sizeof(p->secret), in, sizeof(in), md, &mdlen);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static size_t flow_token(struct proxy *p, uint64_t a, uint64_t b, char *out, size_t outsz)
+{
+	char mac[17];
+	flow_mac(p, a, b, mac);
+	int n = snprintf(out, outsz, "f.%llx.%llx.%s", (unsigned long long)a, (unsigned long long)b, mac);
+	return n > 0 && (size_t)n < outsz ? (size_t)n : 0;
+}
+
+static bool flow_token_parse(struct proxy *p, struct slice user, uint64_t *a, uint64_t *b)
+{
+	char tmp[96];
+	if (user.len < 4 || user.len >= sizeof(tmp) || user.p[0] != 'f' || user.p[1] != '.')
+		return false;
+	slice_copy(user, tmp, sizeof(tmp));
+	char *e;
+	unsigned long long x = strtoull(tmp + 2, &e, 16);
+	if (*e != '.')
+		return false;
+	unsigned long long y = strtoull(e + 1, &e, 16);
+	if (*e != '.' || strlen(e + 1) != 16)
+		return false;
+	char mac[17];
+	flow_mac(p, x, y, mac);
+	if (CRYPTO_memcmp(mac, e + 1, 16) != 0)
+		return false; /* forged or from before a restart */
+	*a = x;
+	*b = y;
+	return true;
+}
+
+/* ---- forwarding context: one per proxied request with its branches (RFC 3261 16.7) ---- */
+
+struct branch {
+	struct fwd *f;
+	struct txn_client *ct;
+	bool done;
+	char target[160];
+};
+
+struct fwd {
+	struct fwd *prev, *next; /* worker list (CANCEL lookup) */
+	struct proxy_worker *pw;
+	struct txn_server *st;   /* NULL once the server txn ended */
+	bool is_invite;
+	bool final_sent;
+	bool cancelled;
+	size_t nbr, pending;
+	struct branch br[MAX_BRANCHES];
+	uint16_t best;           /* best final so far (16.7 item 6), 0 = none */
+	char *best_bytes;        /* its bytes with our Via stripped; NULL for synthesized */
+	size_t best_len;
+};
+
+static void fwd_unlink_free(struct fwd *f)
+{
+	struct proxy_worker *pw = f->pw;
+	if (f->prev)
+		f->prev->next = f->next;
+	else if (pw->fwds == f)
+		pw->fwds = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	if (f->st)
+		txn_server_set_owner(f->st, NULL, NULL);
+	free(f->best_bytes);
+	free(f);
+}
+
+static void fwd_maybe_free(struct fwd *f)
+{
+	if (f->pending == 0 && (f->final_sent || !f->st))
+		fwd_unlink_free(f);
+}
+
+static void server_end_h(struct txn_server *st, int reason, void *arg)
+{
+	(void)st;
+	struct fwd *f = arg;
+	f->st = NULL;
+	if (reason && !f->cancelled) {
+		/* The upstream side is gone (no ACK, transport error): stop ringing downstream. */
+		for (size_t i = 0; i < f->nbr; i++)
+			if (!f->br[i].done && f->br[i].ct)
+				txn_client_cancel(f->br[i].ct);
+	}
+	fwd_maybe_free(f);
+}
+
+static void cancel_others(struct fwd *f, const struct branch *keep, const char *why)
+{
+	for (size_t i = 0; i < f->nbr; i++) {
+		struct branch *b = &f->br[i];
+		if (b == keep || b->done || !b->ct)
+			continue;
+		if (why)
+			txn_client_cancel_reason(b->ct, slice_from_cstr(why));
+		else
+			txn_client_cancel(b->ct);
+	}
+}
+
+/* RFC 3261 16.7 item 6: 6xx first, else the lowest class, 503 reported as 500. */
+static bool better_final(uint16_t cand, uint16_t cur)
+{
+	if (cur == 0)
+		return true;
+	if (cur >= 600)
+		return false;
+	if (cand >= 600)
+		return true;
+	return cand / 100 < cur / 100;
+}
+
+static void relay_up(struct fwd *f, uint16_t status, const char *bytes, size_t len)
+{
+	if (!f->st)
+		return;
+	txn_server_respond(f->st, status, bytes, len);
+}
+
+static void send_best(struct fwd *f)
+{
+	if (f->final_sent || !f->st)
+		return;
+	f->final_sent = true;
+	struct proxy *p = f->pw->p;
+	uint16_t s = f->best ? f->best : 408;
+	atomic_fetch_add(&p->stats.by_final[s / 100 < 7 ? s / 100 : 6], 1);
+	if (f->best_bytes && s != 503) {
+		relay_up(f, s, f->best_bytes, f->best_len);
+		return;
+	}
+	if (s == 503)
+		txn_server_reply(f->st, 500, "Server Internal Error (next hop unavailable)", NULL, 0);
+	else if (s == 408)
+		txn_server_reply(f->st, 408, "Request Timeout (no answer from the next hop)", NULL, 0);
+	else
+		txn_server_reply(f->st, s, NULL, NULL, 0);
+}
+
+static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uint16_t status, void *arg)
+{
+	(void)ct;
+	struct branch *b = arg;
+	struct fwd *f = b->f;
+	static _Thread_local char out[OUT_MAX];
+	size_t len = 0;
+	bool have_bytes = resp && strip_top_via(resp, out, sizeof(out), &len) == 0;
+
+	if (status < 200) {
+		/* 16.7 item 5: forward provisionals (not 100: that one is hop-by-hop). */
+		if (status > 100 && have_bytes && !f->final_sent)
+			relay_up(f, status, out, len);
+		return;
+	}
+	b->done = true;
+	f->pending--;
+	if (status < 300) {
+		/* 16.7 item 5 / 10: every 2xx goes up at once; other INVITE branches are cancelled. */
+		if (have_bytes)
+			relay_up(f, status, out, len);
+		if (!f->final_sent)
+			atomic_fetch_add(&f->pw->p->stats.by_final[2], 1);
+		f->final_sent = true;
+		if (f->is_invite)
+			cancel_others(f, b, "SIP;cause=200;text=\"Call completed elsewhere\"");
+	} else {
+		if (better_final(status, f->best)) {
+			f->best = status;
+			free(f->best_bytes);
+			f->best_bytes = NULL;
+			if (have_bytes && (f->best_bytes = malloc(len))) {
+				memcpy(f->best_bytes, out, len);
+				f->best_len = len;
+			}
+		}
+		if (status >= 600 && f->is_invite)
+			cancel_others(f, b, NULL); /* 16.7 item 9 */
+		if (f->pending == 0)
+			send_best(f);
+	}
+	fwd_maybe_free(f);
+}
+
+/* ---- routing ---- */
+
+struct target {
+	struct txn_hop hop;
+	char ruri[512]; /* new Request-URI, "" keeps it */
+	bool tls;
+	char desc[160];
+};
+
+static void hop_for_binding(const struct loc_binding *b, struct target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->hop.transport = b->transport;
+	t->hop.conn_id = b->conn_id;
+	t->hop.addr = b->received;
+	t->tls = b->transport == CONF_TP_TLS;
+	snprintf(t->ruri, sizeof(t->ruri), "%s", b->contact);
+	snprintf(t->desc, sizeof(t->desc), "binding %s conn=%llu", b->contact, (unsigned long long)b->conn_id);
+}
+
+static struct tp_peer *peer_for_domain(struct proxy *p, struct slice host, size_t *idx)
+{
+	const struct conf *c = p->conf;
+	for (size_t i = 0; i < c->npeers && i < p->npeers; i++) {
+		const struct conf_peer *cp = &c->peers[i];
+		for (size_t k = 0; k < cp->domains.n; k++) {
+			const char *d = cp->domains.v[k];
+			if (d[0] == '*' && d[1] == '.') {
+				size_t dl = strlen(d + 1);
+				if (host.len > dl && strncasecmp(host.p + host.len - dl, d + 1, dl) == 0) {
+					*idx = i;
+					return p->peers[i];
+				}
+			} else if (slice_eq_cstr_ci(host, d)) {
+				*idx = i;
+				return p->peers[i];
+			}
+		}
+	}
+	if (c->global.default_peer)
+		for (size_t i = 0; i < c->npeers && i < p->npeers; i++)
+			if (strcmp(c->peers[i].name, c->global.default_peer) == 0) {
+				*idx = i;
+				return p->peers[i];
+			}
+	return NULL;
+}
+
+/* Is this inbound hop one of our persistent peer links? */
+static const struct conf_peer *peer_of_conn(struct proxy *p, uint64_t conn_id)
+{
+	for (size_t i = 0; conn_id && i < p->npeers && i < p->conf->npeers; i++)
+		if (p->peers[i] && tp_peer_conn_id(p->peers[i]) == conn_id)
+			return &p->conf->peers[i];
+	return NULL;
+}
+
+struct route_result {
+	uint16_t status;    /* nonzero: answer with this */
+	const char *reason;
+	size_t ntargets;
+	struct target t[MAX_BRANCHES];
+	bool pop_route;
+	bool record_route;
+};
+
+static void route_fail(struct route_result *r, uint16_t status, const char *reason)
+{
+	r->status = status;
+	r->reason = reason;
+}
+
+/* Decides where a request goes (RFC 3261 16.4-16.5). */
+static void route_request(struct proxy_worker *pw, const struct sip_msg *req, const struct txn_hop *from,
+			  const struct proxy_origin *o, struct route_result *r)
+{
+	struct proxy *p = pw->p;
+	memset(r, 0, sizeof(*r));
+	const struct sip_uri *ruri = sip_msg_ruri(req);
+	const struct sip_nameaddr *to = sip_msg_to(req);
+	bool in_dialog = to && to->tag.len;
+	enum sip_method m = sip_msg_method_id(req);
+
+	/* 16.4: a top Route naming us is removed; its flow token tells the dialog's flows. */
+	struct sip_hdr_iter it;
+	struct sip_nameaddr route;
+	sip_hdr_iter_init(&it, req, SIP_HDR_ROUTE);
+	bool have_route = sip_hdr_iter_nameaddr(&it, &route) == 0;
+	uint64_t fa = 0, fb = 0;
+	bool token = false;
+	if (have_route && proxy_host_is_ours(p, route.uri.host, route.uri.port)) {
+		r->pop_route = true;
+		token = route.uri.has_user && flow_token_parse(p, route.uri.user, &fa, &fb);
+		have_route = sip_hdr_iter_nameaddr(&it, &route) == 0; /* the next one, if any */
+	}
+	if (token && !have_route) {
+		/* Both flows of the dialog are known: out on the one it did not come in on. */
+		uint64_t out = from->conn_id == fa ? fb : from->conn_id == fb ? fa : 0;
+		if (out) {
+			struct target *t = &r->t[r->ntargets++];
+			t->hop.transport = CONF_TP_TLS; /* any stream transport: send_h routes by conn id */
+			t->hop.conn_id = out;
+			t->tls = tp_conn_id_transport(out) == CONF_TP_TLS;
+			snprintf(t->desc, sizeof(t->desc), "dialog flow conn=%llu", (unsigned long long)out);
+			return;
+		}
+	}
+	if (have_route) {
+		/* Loose routing to another hop: of the hops we don't own, only peers are reachable. */
+		size_t idx = 0;
+		struct tp_peer *peer = proxy_peer_for_host(p, route.uri.host, &idx);
+		if (!peer) {
+			route_fail(r, 404, "Not Found (no route to the next Route hop)");
+			return;
+		}
+		uint64_t cid = tp_peer_conn_id(peer);
+		if (!cid) {
+			route_fail(r, 503, "Service Unavailable (peer link down)");
+			return;
+		}
+		struct target *t = &r->t[r->ntargets++];
+		t->hop.transport = CONF_TP_TLS;
+		t->hop.conn_id = cid;
+		t->tls = tp_conn_id_transport(cid) == CONF_TP_TLS;
+		snprintf(t->desc, sizeof(t->desc), "peer %s", p->conf->peers[idx].name);
+		return;
+	}
+	if (!ruri || (ruri->scheme != SIP_URI_SIP && ruri->scheme != SIP_URI_SIPS)) {
+		route_fail(r, 416, "Unsupported URI Scheme");
+		return;
+	}
+	if (domain_is_ours(p, ruri->host) || proxy_host_is_ours(p, ruri->host, ruri->port)) {
+		char aor[256];
+		if (location_aor_of(ruri, aor, sizeof(aor))) {
+			route_fail(r, 400, "Bad Request-URI");
+			return;
+		}
+		struct loc_binding *bs = pw->scratch;
+		size_t n = location_lookup(p->location, aor, time(NULL), bs, MAX_BRANCHES);
+		if (n > MAX_BRANCHES)
+			n = MAX_BRANCHES;
+		size_t failed = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (bs[i].flow_failed || (bs[i].transport != CONF_TP_UDP && !bs[i].conn_id)) {
+				failed++;
+				continue; /* RFC 3261 / 5626: never open a new connection to a UA behind NAT */
+			}
+			hop_for_binding(&bs[i], &r->t[r->ntargets++]);
+		}
+		if (r->ntargets == 0) {
+			if (failed)
+				route_fail(r, 430, "Flow Failed"); /* RFC 5626 5.3 */
+			else if (p->user_known && p->user_known(aor, p->user_known_arg))
+				route_fail(r, 480, "Temporarily Unavailable (not registered)");
+			else
+				route_fail(r, 404, "Not Found");
+			return;
+		}
+		r->record_route = !in_dialog && m != SIP_METHOD_REGISTER && m != SIP_METHOD_OPTIONS;
+		return;
+	}
+	/* Another domain: a peer (trunk) must take it. */
+	if (!o->trusted && !o->authenticated) {
+		route_fail(r, 403, "Forbidden (authenticate to reach other domains)");
+		return;
+	}
+	size_t idx = 0;
+	struct tp_peer *peer = peer_for_domain(p, ruri->host, &idx);
+	if (!peer) {
+		route_fail(r, 404, "Not Found (no route to domain)");
+		return;
+	}
+	uint64_t cid = tp_peer_conn_id(peer);
+	if (!cid) {
+		route_fail(r, 503, "Service Unavailable (peer link down)");
+		return;
+	}
+	struct target *t = &r->t[r->ntargets++];
+	t->hop.transport = CONF_TP_TLS;
+	t->hop.conn_id = cid;
+	t->tls = tp_conn_id_transport(cid) == CONF_TP_TLS;
+	snprintf(t->desc, sizeof(t->desc), "peer %s", p->conf->peers[idx].name);
+	r->record_route = !in_dialog && m != SIP_METHOD_REGISTER && m != SIP_METHOD_OPTIONS;
+}
+
+struct tp_peer *proxy_peer_for_host(struct proxy *p, struct slice host, size_t *idx)
+{
+	for (size_t i = 0; i < p->npeers; i++)
+		if (p->peers[i] && slice_eq_cstr_ci(host, p->peer_hosts[i].host)) {
+			*idx = i;
+			return p->peers[i];
+		}
+	return NULL;
+}
+
+void proxy_random_hex(char *out, size_t nbytes)
+{
+	unsigned char r[32];
+	if (nbytes > sizeof(r))
+		nbytes = sizeof(r);
+	if (RAND_bytes(r, (int)nbytes) != 1)
+		memset(r, 0x5a, nbytes);
+	for (size_t i = 0; i < nbytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+}
+
+/* Our address for a Via or Record-Route on this transport, as "host" + port. */
+static bool local_hostport(struct proxy_worker *pw, enum conf_transport tp, char *host, size_t hostsz, uint16_t *port)
+{
+	struct tp_addr a;
+	if (!tp_worker_local_addr(pw->w, tp, AF_UNSPEC, &a))
+		return false;
+	char txt[80];
+	tp_addr_fmt(&a, txt, sizeof(txt));
+	char *colon = strrchr(txt, ':');
+	if (!colon)
+		return false;
+	*colon = '\0';
+	unsigned long pn = strtoul(colon + 1, NULL, 10);
+	*port = (uint16_t)pn;
+	snprintf(host, hostsz, "%s", txt);
+	return true;
+}
+
+static const char *tp_upper(enum conf_transport tp)
+{
+	return tp == CONF_TP_TLS ? "TLS" : tp == CONF_TP_TCP ? "TCP" : "UDP";
+}
+
+/* Builds the forwarded copy of req for target t (RFC 3261 16.6). */
+static int build_forward(struct proxy_worker *pw, const struct sip_msg *req, const struct txn_hop *from,
+			 const struct route_result *r, const struct target *t, char *out, size_t outsz, size_t *lenp,
+			 char *branch, size_t branchsz)
+{
+	char vhost[80], rrhost[80], rr[400], tok[80];
+	uint16_t vport = 0, rrport = 0;
+	enum conf_transport otp = t->hop.transport == CONF_TP_UDP ? CONF_TP_UDP : tp_conn_id_transport(t->hop.conn_id);
+	if (otp == CONF_TP_UDP && t->hop.transport != CONF_TP_UDP)
+		otp = CONF_TP_TLS;
+	if (!local_hostport(pw, otp, vhost, sizeof(vhost), &vport) &&
+	    !local_hostport(pw, from->transport, vhost, sizeof(vhost), &vport))
+		snprintf(vhost, sizeof(vhost), "127.0.0.1");
+	size_t blen = make_branch(pw, from->conn_id, loop_hash(req), branch, branchsz);
+	struct sip_fwd_opts o = {
+		.transport = slice_from_cstr(tp_upper(otp)),
+		.host = slice_from_cstr(vhost),
+		.port = vport,
+		.branch_unique = { branch + 7, blen - 7 }, /* after the magic cookie */
+		.via_params = otp == CONF_TP_UDP ? SLICE_LIT(";rport") : (struct slice){ 0 },
+		.pop_route = r->pop_route,
+		.new_ruri = slice_from_cstr(t->ruri),
+	};
+	if (r->record_route) {
+		/* One Record-Route naming both flows (RFC 5626 5.3 style), sips when both hops are TLS. */
+		bool sips = from->transport == CONF_TP_TLS && t->tls;
+		if (!local_hostport(pw, from->transport, rrhost, sizeof(rrhost), &rrport))
+			snprintf(rrhost, sizeof(rrhost), "%s", vhost);
+		size_t tl = flow_token(pw->p, from->conn_id, t->hop.conn_id, tok, sizeof(tok));
+		bool v6 = strchr(rrhost, ':') != NULL;
+		int n = snprintf(rr, sizeof(rr), "%s:%.*s%s%s%s%s:%u;transport=%s;lr", sips ? "sips" : "sip", (int)tl, tok,
+				 tl ? "@" : "", v6 ? "[" : "", rrhost, v6 ? "]" : "", rrport,
+				 from->transport == CONF_TP_TLS ? "tls" : from->transport == CONF_TP_TCP ? "tcp" : "udp");
+		if (n > 0 && (size_t)n < sizeof(rr))
+			o.record_route = (struct slice){ rr, (size_t)n };
+	}
+	return sip_build_forward(req, &o, out, outsz, lenp);
+}
+
+/* ACK for 2xx and other requests forwarded without a transaction (RFC 3261 16.11). */
+static void forward_stateless(struct proxy_worker *pw, struct sip_msg *req, const struct txn_hop *from,
+			      const struct proxy_origin *o)
+{
+	struct route_result *r = malloc(sizeof(*r));
+	if (!r)
+		return;
+	route_request(pw, req, from, o, r);
+	if (!r->status && r->ntargets) {
+		static _Thread_local char out[OUT_MAX];
+		char branch[96];
+		size_t len = 0;
+		r->record_route = false;
+		if (build_forward(pw, req, from, r, &r->t[0], out, sizeof(out), &len, branch, sizeof(branch)) == 0) {
+			send_h(&r->t[0].hop, out, len, pw);
+			atomic_fetch_add(&pw->p->stats.stateless_fwd, 1);
+		}
+	}
+	free(r);
+}
+
+static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct sip_msg *req, const struct txn_hop *from,
+			  const struct proxy_origin *o)
+{
+	struct proxy *p = pw->p;
+	struct sip_verdict v;
+	sip_verdict_clear(&v);
+	/* 16.3 item 3: Max-Forwards. */
+	if (sip_msg_check_max_forwards(req, &v)) {
+		reply(pw, st, (uint16_t)v.status, v.reason, NULL, 0);
+		return;
+	}
+	/* 16.3 item 4: a Via of ours with this request's loop hash means it came back to us. */
+	uint32_t lh = loop_hash(req);
+	struct sip_hdr_iter it;
+	struct sip_via via;
+	sip_hdr_iter_init(&it, req, SIP_HDR_VIA);
+	bool first = true;
+	while (sip_hdr_iter_via(&it, &via) == 0) {
+		unsigned w;
+		uint64_t c;
+		uint32_t h;
+		if (!first && parse_branch(via.branch, &w, &c, &h) && h == lh &&
+		    proxy_host_is_ours(p, via.host, via.port)) {
+			reply(pw, st, 482, "Loop Detected", NULL, 0);
+			return;
+		}
+		first = false;
+	}
+	struct route_result *r = malloc(sizeof(*r));
+	if (!r) {
+		reply(pw, st, 500, "Server Internal Error (out of memory)", NULL, 0);
+		return;
+	}
+	route_request(pw, req, from, o, r);
+	const struct sip_uri *ruri = sip_msg_ruri(req);
+	if (!r->status && ruri && ruri->scheme == SIP_URI_SIPS) {
+		/* RFC 3261 26.2 / RFC 5630 3: sips means TLS on every hop; drop targets that aren't. */
+		size_t keep = 0;
+		for (size_t i = 0; i < r->ntargets; i++)
+			if (r->t[i].tls)
+				r->t[keep++] = r->t[i];
+		if (keep == 0)
+			route_fail(r, 480, "Temporarily Unavailable (sips target not reachable over TLS)");
+		r->ntargets = keep;
+	}
+	struct slice cid = sip_msg_call_id(req);
+	if (r->status) {
+		log_info("proxy.rejected", "call_id=\"%.*s\" status=%u reason=\"%s\"", (int)cid.len, cid.p, r->status,
+			 r->reason);
+		reply(pw, st, r->status, r->reason, NULL, 0);
+		free(r);
+		return;
+	}
+	struct fwd *f = calloc(1, sizeof(*f));
+	if (!f) {
+		reply(pw, st, 500, "Server Internal Error (out of memory)", NULL, 0);
+		free(r);
+		return;
+	}
+	f->pw = pw;
+	f->st = st;
+	f->is_invite = sip_msg_method_id(req) == SIP_METHOD_INVITE;
+	f->next = pw->fwds;
+	if (pw->fwds)
+		pw->fwds->prev = f;
+	pw->fwds = f;
+	txn_server_set_owner(st, server_end_h, f);
+	if (f->is_invite)
+		txn_server_reply(st, 100, NULL, NULL, 0); /* 16.2: absorb upstream retransmissions early */
+	static _Thread_local char out[OUT_MAX];
+	for (size_t i = 0; i < r->ntargets && f->nbr < MAX_BRANCHES; i++) {
+		char branch[96];
+		size_t len = 0;
+		if (build_forward(pw, req, from, r, &r->t[i], out, sizeof(out), &len, branch, sizeof(branch))) {
+			log_warn("proxy.build_failed", "call_id=\"%.*s\" target=\"%s\"", (int)cid.len, cid.p, r->t[i].desc);
+			continue;
+		}
+		struct branch *b = &f->br[f->nbr];
+		b->f = f;
+		snprintf(b->target, sizeof(b->target), "%s", r->t[i].desc);
+		f->nbr++;
+		f->pending++;
+		int e = txn_client_start(pw->txl, &r->t[i].hop, out, len, slice_from_cstr(branch), client_resp_h, b, &b->ct);
+		if (e) {
+			f->nbr--;
+			f->pending--;
+			continue;
+		}
+		atomic_fetch_add(&p->stats.forwarded, 1);
+		log_debug("proxy.forwarded", "call_id=\"%.*s\" target=\"%s\"", (int)cid.len, cid.p, r->t[i].desc);
+	}
+	free(r);
+	if (f->nbr == 0) {
+		txn_server_reply(st, 503, "Service Unavailable (no target could be reached)", NULL, 0);
+		f->final_sent = true;
+		fwd_maybe_free(f);
+	}
+}
+
+static void handle_cancel(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *req)
+{
+	/* RFC 3261 16.10: answer the CANCEL, then cancel every pending branch of its INVITE. */
+	struct txn_server *inv = txn_server_find_invite(pw->txl, req);
+	struct fwd *f = NULL;
+	for (struct fwd *x = pw->fwds; inv && x; x = x->next)
+		if (x->st == inv)
+			f = x;
+	if (!f) {
+		reply(pw, st, 481, "Call/Transaction Does Not Exist", NULL, 0);
+		return;
+	}
+	reply(pw, st, 200, NULL, NULL, 0);
+	f->cancelled = true;
+	cancel_others(f, NULL, NULL);
+}
+
+static bool options_for_us(struct proxy *p, const struct sip_msg *req)
+{
+	const struct sip_uri *u = sip_msg_ruri(req);
+	return u && (u->scheme == SIP_URI_SIP || u->scheme == SIP_URI_SIPS) && !u->has_user &&
+	       proxy_host_is_ours(p, u->host, u->port);
+}
+
+struct reg_reply_ctx {
+	struct proxy_worker *pw;
+	struct txn_server *st;
+};
+
+static void reg_reply_h_(uint16_t status, const char *reason, const struct slice *extra, size_t n_extra, void *arg)
+{
+	struct reg_reply_ctx *rc = arg;
+	txn_server_reply(rc->st, status, reason, extra, n_extra);
+	mem_deref(rc->st);
+	free(rc);
+}
+
+static void origin_of(struct proxy *p, const struct tp_source *src, uint64_t conn_id, struct proxy_origin *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->tls = src->transport == CONF_TP_TLS;
+	o->authenticated = src->conn && tp_conn_verified(src->conn);
+	for (size_t i = 0; src->iface && i < p->conf->nifaces; i++)
+		if (strcmp(p->conf->ifaces[i].name, src->iface) == 0)
+			o->iface = &p->conf->ifaces[i];
+	o->peer = peer_of_conn(p, conn_id);
+	o->trusted = o->peer != NULL;
+}
+
+static void handle_request(struct proxy_worker *pw, const struct tp_source *src, struct sip_msg *req,
+			   const struct txn_hop *hop)
+{
+	struct proxy *p = pw->p;
+	struct sip_verdict v;
+	sip_verdict_clear(&v);
+	char ra[80];
+	struct slice cid = sip_msg_call_id(req);
+	atomic_fetch_add(&p->stats.requests, 1);
+	enum sip_method m = sip_msg_method_id(req);
+	if (sip_msg_validate(req, SIP_ROLE_PROXY, NULL, &v) ||
+	    sip_msg_check_extensions(req, SIP_ROLE_PROXY, supported_tags, sizeof(supported_tags) / sizeof(supported_tags[0]),
+				     &v)) {
+		log_notice("sip.request_rejected", "remote=%s call_id=\"%.*s\" status=%d reason=\"%s\"",
+			   tp_addr_fmt(&src->remote, ra, sizeof(ra)), (int)cid.len, cid.p, v.status, v.reason ? v.reason : "");
+		if (!v.drop && v.status && m != SIP_METHOD_ACK)
+			reply_stateless(pw, req, hop, (uint16_t)v.status, v.reason, &v);
+		if (v.close && src->conn)
+			tp_conn_close(src->conn, "SIP framing lost");
+		return;
+	}
+	struct proxy_origin o;
+	origin_of(p, src, hop->conn_id, &o);
+	const struct sip_uri *ruri = sip_msg_ruri(req);
+	if (o.iface && o.iface->tls_only && !o.tls) {
+		if (m != SIP_METHOD_ACK)
+			reply_stateless(pw, req, hop, 403, "Forbidden (TLS required on this interface)", NULL);
+		return;
+	}
+	if (ruri && ruri->scheme == SIP_URI_SIPS && !o.tls) {
+		/* RFC 3261 26.2: a sips request must have arrived over TLS. */
+		if (m != SIP_METHOD_ACK)
+			reply_stateless(pw, req, hop, 416, "Unsupported URI Scheme (sips requires TLS)", NULL);
+		return;
+	}
+	if (o.peer && !o.peer->trusted_relay && src->conn) {
+		/* Identity check: a peer's requests must come From the domain its certificate proves. */
+		const struct tls_peer_info *ti = tp_conn_tls_info(src->conn);
+		const struct sip_nameaddr *from = sip_msg_from(req);
+		if (ti && ti->sip_domain && from && !slice_eq_cstr_ci(from->uri.host, ti->sip_domain)) {
+			log_notice("proxy.identity_mismatch", "call_id=\"%.*s\" from_domain=%.*s cert_domain=%s", (int)cid.len,
+				   cid.p, (int)from->uri.host.len, from->uri.host.p, ti->sip_domain);
+			if (m != SIP_METHOD_ACK)
+				reply_stateless(pw, req, hop, 403, "Forbidden (From domain not proven by certificate)", NULL);
+			return;
+		}
+	}
+	struct txn_server *st = NULL;
+	switch (txn_server_recv(pw->txl, req, hop, &st)) {
+	case TXN_RETRANSMISSION:
+	case TXN_ACK_ABSORBED:
+		return;
+	case TXN_REFUSED:
+		if (m != SIP_METHOD_ACK)
+			reply_stateless(pw, req, hop, 503, "Service Unavailable (overloaded)", NULL);
+		return;
+	case TXN_NO_MATCH_ACK:
+		forward_stateless(pw, req, hop, &o);
+		return;
+	case TXN_NEW:
+		break;
+	}
+	if (m == SIP_METHOD_CANCEL) {
+		handle_cancel(pw, st, req);
+		return;
+	}
+	if (m == SIP_METHOD_OPTIONS && options_for_us(p, req)) {
+		static const struct slice extra[] = {
+			SLICE_LIT("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE"),
+			SLICE_LIT("Accept: application/sdp"),
+			SLICE_LIT("Supported: outbound, path"),
+			SLICE_LIT("Server: sipsd/" SIPSD_VERSION),
+		};
+		reply(pw, st, 200, NULL, extra, sizeof(extra) / sizeof(extra[0]));
+		return;
+	}
+	if (m == SIP_METHOD_REGISTER && ruri && (domain_is_ours(p, ruri->host) || proxy_host_is_ours(p, ruri->host, ruri->port))) {
+		if (!p->registerh) {
+			reply(pw, st, 501, "Not Implemented (no registrar configured)", NULL, 0);
+			return;
+		}
+		struct reg_reply_ctx *rc = malloc(sizeof(*rc));
+		if (!rc) {
+			reply(pw, st, 500, "Server Internal Error (out of memory)", NULL, 0);
+			return;
+		}
+		rc->pw = pw;
+		rc->st = mem_ref(st);
+		struct reg_origin ro = {
+			.iface = src->iface ? src->iface : "",
+			.transport = src->transport,
+			.conn_id = hop->conn_id,
+			.remote = src->remote,
+			.auth = o.iface ? o.iface->auth : CONF_AUTH_DIGEST,
+			.cert_verified = o.authenticated,
+			.peer = src->conn ? tp_conn_tls_info(src->conn) : NULL,
+		};
+		if (p->registerh(req, &ro, reg_reply_h_, rc, p->register_arg)) {
+			reply(pw, st, 500, "Server Internal Error (registrar)", NULL, 0);
+			mem_deref(rc->st);
+			free(rc);
+		}
+		return;
+	}
+	proxy_forward(pw, st, req, hop, &o);
+}
+
+/* A response whose transaction lives on another worker: re-run it there. */
+struct resp_job {
+	struct proxy *p;
+	size_t len;
+	char data[];
+};
+
+static void handle_response(struct proxy_worker *pw, struct sip_msg *resp, const char *data, size_t len);
+
+static void resp_job_h(void *arg)
+{
+	struct resp_job *j = arg;
+	struct proxy_worker *pw = self_worker(j->p);
+	struct sip_msg *m = NULL;
+	struct sip_verdict v;
+	if (pw && sip_msg_parse(j->data, j->len, NULL, 0, &m, &v) == 0)
+		handle_response(pw, m, j->data, j->len);
+	mem_deref(m);
+	free(j);
+}
+
+static void handle_response(struct proxy_worker *pw, struct sip_msg *resp, const char *data, size_t len)
+{
+	struct proxy *p = pw->p;
+	atomic_fetch_add(&p->stats.responses, 1);
+	const struct sip_via *via = sip_msg_via(resp);
+	unsigned w = 0;
+	uint64_t in_conn = 0;
+	uint32_t lh = 0;
+	if (!via || !parse_branch(via->branch, &w, &in_conn, &lh))
+		return; /* 16.7 item 1 / 18.1.2: not ours, drop */
+	if (w != pw->index) {
+		struct tp_worker *tw = tp_pool_worker(p->pool, w);
+		struct resp_job *j = tw ? malloc(sizeof(*j) + len) : NULL;
+		if (!j)
+			return;
+		j->p = p;
+		j->len = len;
+		memcpy(j->data, data, len);
+		if (tp_worker_post(tw, resp_job_h, j))
+			free(j);
+		return;
+	}
+	if (txn_client_recv(pw->txl, resp) == 0)
+		return;
+	/* No transaction: a retransmitted 2xx to INVITE (16.7 item 10 relays it statelessly). */
+	uint16_t status = sip_msg_status(resp);
+	if (status < 200 || status >= 300)
+		return;
+	static _Thread_local char out[OUT_MAX];
+	size_t olen = 0;
+	if (strip_top_via(resp, out, sizeof(out), &olen))
+		return;
+	struct txn_hop hop = { .transport = CONF_TP_TLS, .conn_id = in_conn };
+	if (!in_conn) {
+		/* Came in over UDP: back to the next Via's received/rport or sent-by. */
+		struct sip_hdr_iter it;
+		struct sip_via nv;
+		sip_hdr_iter_init(&it, resp, SIP_HDR_VIA);
+		if (sip_hdr_iter_via(&it, &nv) || sip_hdr_iter_via(&it, &nv))
+			return;
+		char host[64];
+		slice_copy(nv.received.len ? nv.received : nv.host, host, sizeof(host));
+		uint64_t port = nv.port ? nv.port : 5060;
+		if (nv.rport.len)
+			slice_to_u64(nv.rport, 65535, &port);
+		hop.transport = CONF_TP_UDP;
+		if (tp_addr_from_host_port(&hop.addr, host, (uint16_t)port))
+			return;
+	}
+	send_h(&hop, out, olen, pw);
+	atomic_fetch_add(&p->stats.stateless_fwd, 1);
+}
+
+void proxy_recv(const struct tp_source *src, const char *data, size_t len, void *arg)
+{
+	struct proxy *p = arg;
+	struct proxy_worker *pw = self_worker(p);
+	if (!pw)
+		return;
+	char ra[80];
+	struct sip_msg *msg = NULL;
+	struct sip_verdict v;
+	sip_verdict_clear(&v);
+	const struct conf_sip_limits *cl = &p->conf->global.limits;
+	struct sip_limits lim = { cl->max_message_size, cl->max_headers, cl->max_line_length, cl->max_uri_length,
+				  cl->max_via };
+	unsigned flags = src->transport == CONF_TP_UDP ? 0 : SIP_PARSE_STREAM;
+	if (sip_msg_parse(data, len, &lim, flags, &msg, &v)) {
+		/* Without a parsed Via there is nowhere to send a response (RFC 3261 18.2.2). */
+		log_notice("sip.parse_error", "remote=%s transport=%s status=%d error=\"%s\"",
+			   tp_addr_fmt(&src->remote, ra, sizeof(ra)), conf_transport_name(src->transport), v.status,
+			   v.reason ? v.reason : "malformed");
+		if (v.close && src->conn)
+			tp_conn_close(src->conn, "SIP framing lost");
+		return;
+	}
+	struct txn_hop hop = {
+		.transport = src->transport,
+		.conn_id = src->conn ? tp_conn_id(src->conn) : 0,
+		.addr = src->remote,
+	};
+	if (sip_msg_is_request(msg))
+		handle_request(pw, src, msg, &hop);
+	else
+		handle_response(pw, msg, data, len);
+	mem_deref(msg);
+}
+
+void proxy_conn_closed(uint64_t conn_id, void *arg)
+{
+	struct proxy *p = arg;
+	if (p->location)
+		location_conn_closed(p->location, conn_id);
+}
+
+void proxy_stats_get(struct proxy *p, struct proxy_stats *st)
+{
+	st->requests = atomic_load(&p->stats.requests);
+	st->responses = atomic_load(&p->stats.responses);
+	st->forwarded = atomic_load(&p->stats.forwarded);
+	st->local_replies = atomic_load(&p->stats.local_replies);
+	st->stateless_fwd = atomic_load(&p->stats.stateless_fwd);
+	for (int i = 0; i < 7; i++)
+		st->by_final[i] = atomic_load(&p->stats.by_final[i]);
+}
+
+static void proxy_destroy(void *data)
+{
+	struct proxy *p = data;
+	for (unsigned i = 0; p->pw && i < p->nworkers; i++) {
+		struct proxy_worker *pw = p->pw[i];
+		if (!pw)
+			continue;
+		while (pw->fwds)
+			fwd_unlink_free(pw->fwds);
+		mem_deref(pw->txl);
+		free(pw);
+	}
+	free(p->pw);
+	free(p->peers);
+	free(p->peer_hosts);
+	mem_deref(p->conf);
+	OPENSSL_cleanse(p->secret, sizeof(p->secret));
+}
+
+int proxy_alloc(struct proxy **pp, const struct proxy_settings *s)
+{
+	struct proxy *p = mem_zalloc(sizeof(*p), proxy_destroy);
+	if (!p)
+		return ENOMEM;
+	p->conf = mem_ref((void *)s->conf);
+	p->location = s->location;
+	p->pool = s->pool;
+	p->registerh = s->registerh;
+	p->register_arg = s->register_arg;
+	p->user_known = s->user_known;
+	p->user_known_arg = s->user_known_arg;
+	if (RAND_bytes(p->secret, sizeof(p->secret)) != 1)
+		goto fail;
+	p->npeers = s->npeers;
+	p->peers = calloc(s->npeers + 1, sizeof(*p->peers));
+	p->peer_hosts = calloc(s->npeers + 1, sizeof(*p->peer_hosts));
+	p->nworkers = tp_pool_size(s->pool);
+	p->pw = calloc(p->nworkers, sizeof(*p->pw));
+	if (!p->peers || !p->peer_hosts || !p->pw)
+		goto fail;
+	for (size_t i = 0; i < s->npeers; i++) {
+		p->peers[i] = s->peers[i];
+		const struct conf_peer *cp = i < s->conf->npeers ? &s->conf->peers[i] : NULL;
+		struct sip_uri u;
+		if (cp && cp->uri.n && sip_uri_parse(&u, cp->uri.v[0], strlen(cp->uri.v[0])) == 0) {
+			struct slice h = u.host;
+			if (u.host_ipv6 && h.len >= 2) {
+				h.p++;
+				h.len -= 2;
+			}
+			slice_copy(h, p->peer_hosts[i].host, sizeof(p->peer_hosts[i].host));
+		}
+	}
+	struct txn_timers tt = { s->conf->global.timers.t1, s->conf->global.timers.t2, s->conf->global.timers.t4 };
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		struct proxy_worker *pw = calloc(1, sizeof(*pw));
+		if (!pw)
+			goto fail;
+		p->pw[i] = pw;
+		pw->p = p;
+		pw->index = i;
+		pw->w = tp_pool_worker(s->pool, i);
+		if (txn_layer_alloc(&pw->txl, tp_worker_base(pw->w), &tt, send_h, pw))
+			goto fail;
+	}
+	*pp = p;
+	return 0;
+fail:
+	mem_deref(p);
+	return ENOMEM;
+}
