@@ -1,0 +1,521 @@
+#!/usr/bin/python3
+"""Side-by-side benchmark of sipsd and Kamailio 5.6 on loopback (the `make bench` engine).
+
+For every scenario: start the server fresh, pinned with taskset to the same core(s) as the
+other one, run sipsbench (pinned to the other core) three times, keep the medians, stop the
+server. Both servers get the same certificates and CA, require client certificates, and keep a
+TLS session cache. Writes a Markdown table (metric | Kamailio | sipsd | ratio) with the machine
+facts and the exact commands, and prints it.
+
+    compare.py --build BUILD_DIR --out bench/results/DATE.md [--only tls|sip] [--reps 3]
+               [--duration 10] [--idle-conns 15000] [--servers sipsd,kamailio]
+
+Everything is bounded: each sipsbench run has a duration or a count and a timeout, every
+server is killed at the end (also on Ctrl-C), and only 127.0.0.x addresses are used.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tools", "labpki"))
+import labpki  # noqa: E402
+
+SRC_RANGE = "127.0.0.2-127.0.0.60"
+PASSWORD = "bench-secret"
+NA_NOT_IMPL = "n/a (sipsd: not implemented yet)"
+
+
+def log(msg):
+    print("[bench] " + msg, file=sys.stderr, flush=True)
+
+
+def wait_port(host, port, timeout=10.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+# ---------------------------------------------------------------------------- PKI
+
+def make_pki(work, n_uas):
+    pki = os.path.join(work, "pki")
+    labpki.demo(pki)
+    ca = labpki.CA.load(pki)
+    uas = os.path.join(pki, "uas")
+    for i in range(n_uas):
+        name = "user%d" % i
+        ca.issue(name, dir=uas, cn=name, san_uri=["sip:%s@localhost" % name], eku=["clientAuth"])
+    return pki, uas
+
+
+# ---------------------------------------------------------------------------- servers
+
+class Server:
+    name = "?"
+
+    def __init__(self, work, pki, cpus, port):
+        self.work, self.pki, self.cpus, self.port = work, pki, cpus, port
+        self.pid = None
+        self.proc = None
+        self.error = None
+
+    def stop(self):
+        if self.pid is None:
+            return
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                break
+            if self.proc is not None and self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        else:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.proc is not None:
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.pid = None
+
+
+class Sipsd(Server):
+    name = "sipsd"
+
+    def __init__(self, work, pki, cpus, port, binary):
+        super().__init__(work, pki, cpus, port)
+        self.binary = binary
+
+    def config(self):
+        return f"""# sipsd for the benchmark: one worker, mutual TLS required, session cache on.
+[global]
+workers = 1
+shutdown_timeout = 2
+
+[log]
+level = warning
+
+[store]
+path = {self.work}/sipsd.db
+
+[tls:bench]
+certificate = {self.pki}/server.pem
+private_key = {self.pki}/server.key
+ca_list = {self.pki}/ca.pem
+session_cache = yes
+
+[interface:bench]
+listen = tls:127.0.0.1:{self.port}
+tls = bench
+mutual_auth = required
+idle_timeout = 3600
+"""
+
+    def start(self, n_users):
+        os.makedirs(self.work, exist_ok=True)
+        if not os.access(self.binary, os.X_OK):
+            self.error = "sipsd binary missing (%s)" % self.binary
+            return False
+        conf = os.path.join(self.work, "sipsd.conf")
+        with open(conf, "w") as f:
+            f.write(self.config())
+        self.cmd = ["taskset", "-c", self.cpus, self.binary, "-c", conf, "-f"]
+        self.logf = open(os.path.join(self.work, "sipsd.log"), "ab")
+        self.proc = subprocess.Popen(self.cmd, stdout=self.logf, stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
+        if not wait_port("127.0.0.1", self.port, 10, self.proc):
+            self.error = "sipsd did not start (see %s/sipsd.log)" % self.work
+            self.stop()
+            return False
+        return True
+
+
+class Kamailio(Server):
+    name = "kamailio"
+
+    def start(self, n_users):
+        os.makedirs(self.work, exist_ok=True)
+        if not shutil.which("kamailio") and not os.path.exists("/usr/sbin/kamailio"):
+            self.error = "kamailio not installed (make deps-bench)"
+            return False
+        self.cmd = [os.path.join(HERE, "kamailio", "start.sh"), self.work, self.pki, "127.0.0.1",
+                    str(self.port), str(n_users), PASSWORD, self.cpus]
+        p = subprocess.run(self.cmd, capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            self.error = "kamailio did not start: " + p.stderr.strip()[-300:]
+            return False
+        self.pid = int(p.stdout.strip().splitlines()[-1])
+        return True
+
+
+# ---------------------------------------------------------------------------- runs
+
+class Runner:
+    def __init__(self, args, sipsbench, pki, uas_dir, client_cpus):
+        self.args, self.sipsbench, self.pki, self.uas = args, sipsbench, pki, uas_dir
+        self.client_cpus = client_cpus
+        self.commands = []
+
+    def run(self, server, scen, extra, timeout):
+        cmd = ["taskset", "-c", self.client_cpus, self.sipsbench, scen,
+               "-t", "127.0.0.1:%d" % server.port, "-s", SRC_RANGE,
+               "--cert-dir", self.uas, "--ca", os.path.join(self.pki, "ca.pem"),
+               "--password", PASSWORD, "-p", str(server.pid), "--json", "--no-progress"] + extra
+        shown = " ".join("$SERVER_PID" if c == str(server.pid) and i and cmd[i - 1] == "-p"
+                         else shlex.quote(c) for i, c in enumerate(cmd))
+        if shown not in self.commands:
+            self.commands.append(shown)
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"failed": "sipsbench timed out after %ds" % timeout}
+        try:
+            res = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {"failed": "no result (rc=%d): %s" % (p.returncode, p.stderr.strip()[-300:])}
+        res["summary"] = p.stderr
+        return res
+
+
+def median_of(results, key_fn):
+    vals = []
+    for r in results:
+        try:
+            v = key_fn(r)
+        except (KeyError, TypeError, ZeroDivisionError):
+            v = None
+        if v is not None:
+            vals.append(v)
+    return statistics.median(vals) if vals else None
+
+
+# Scenario table: (id, sipsbench scenario, extra args, needs users, metrics)
+def scenarios(args):
+    d = str(args.duration)
+    n = args.idle_conns
+    return [
+        dict(id="handshake", group="tls", scen="handshake",
+             extra=["--tls-version", "1.3", "-d", d, "-c", "32", "-u", "1000"],
+             title="full mutual-TLS 1.3 handshake (P-256 certificates)"),
+        dict(id="resume13", group="tls", scen="resume",
+             extra=["--tls-version", "1.3", "-d", d, "-c", "32", "-u", "256"],
+             title="resumed TLS 1.3 handshake (session cache / tickets)"),
+        dict(id="resume12", group="tls", scen="resume",
+             extra=["--tls-version", "1.2", "-d", d, "-c", "32", "-u", "256"],
+             title="resumed TLS 1.2 handshake (session ID)"),
+        dict(id="register", group="sip", scen="register",
+             extra=["-d", d, "-c", "32", "-u", "200"],
+             title="REGISTER with digest (401, REGISTER+MD5 digest, 200)"),
+        dict(id="call", group="sip", scen="call",
+             extra=["-d", d, "-c", "50", "-u", "100"],
+             title="call INVITE/180/200/ACK/BYE/200 through the proxy (record-route)"),
+        dict(id="idle", group="tls", scen="idle",
+             extra=["-u", str(n), "--no-register", "-d", "120", "-c", "64", "--hold", "5",
+                    "--timeout", "20"],
+             title="idle mutual-TLS connections (OPTIONS once, then held)", fresh_each=True),
+    ]
+
+
+def measure(args, runner, server_cls, server_kw, sc, port):
+    """Three repetitions (fresh server per repetition for idle, else one server)."""
+    reps = []
+    n_users = max(args.idle_conns, 1000)
+    server = None
+    error = None
+    for rep in range(args.reps):
+        if server is None or sc.get("fresh_each"):
+            if server is not None:
+                server.stop()
+            work = os.path.join(args.work, "%s-%s-%d" % (server_cls.name, sc["id"], rep))
+            server = server_cls(work=work, port=port, **server_kw)
+            if not server.start(n_users):
+                error = server.error
+                server = None
+                break
+            time.sleep(0.5)
+        log("%s %s rep %d/%d" % (server.name, sc["id"], rep + 1, args.reps))
+        timeout = (150 if sc["scen"] == "idle" else int(args.duration) + 140) + 60
+        r = runner.run(server, sc["scen"], sc["extra"], timeout)
+        if "failed" in r:
+            log("  " + r["failed"])
+        else:
+            log("  ops=%s rate=%s cpu_us/op=%s errors=%s" % (
+                r.get("ops"), r.get("rate"), r.get("server", {}).get("cpu_us_per_op"),
+                r.get("errors", {}).get("total")))
+        reps.append(r)
+        # a server that died mid-run invalidates the rest
+        try:
+            os.kill(server.pid, 0)
+        except (ProcessLookupError, TypeError):
+            error = "%s exited during the run" % server.name
+            server = None
+            break
+    if server is not None:
+        server.stop()
+    return reps, error
+
+
+def summarize(sc, reps, error, is_sipsd):
+    """Medians of the interesting numbers, or a reason string."""
+    ok = [r for r in reps if "failed" not in r]
+    if error and not ok:
+        return error
+    if not ok:
+        return reps[0]["failed"] if reps else "no run"
+    if all(r.get("ops", 0) == 0 for r in ok):
+        errs = ok[0].get("errors", {})
+        if is_sipsd and errs.get("bad_status", 0) > 0:
+            return NA_NOT_IMPL
+        kinds = ", ".join("%s=%d" % (k, v) for k, v in errs.items() if k != "total" and v)
+        return "no successful operation (%s)" % (kinds or "no errors?")
+    m = {
+        "rate": median_of(ok, lambda r: r["rate"]),
+        "cpu_us": median_of(ok, lambda r: r["server"]["cpu_us_per_op"]),
+        "p50_ms": median_of(ok, lambda r: r["latency_us"]["p50"] / 1000.0),
+        "p99_ms": median_of(ok, lambda r: r["latency_us"]["p99"] / 1000.0),
+        "errors": median_of(ok, lambda r: r["errors"]["total"]),
+        "resumed_pct": median_of(ok, lambda r: 100.0 * r["handshakes"]["resumed"] /
+                                 max(1, r["handshakes"]["resumed"] + r["handshakes"]["full"])),
+        "held": median_of(ok, lambda r: r["idle"]["held"]),
+        "rss_kib": median_of(ok, lambda r: r["server"]["rss_kib_per_conn"]),
+        "pss_kib": median_of(ok, lambda r: r["server"]["pss_kib_per_conn"]),
+        "reps": len(ok),
+    }
+    if m["cpu_us"]:
+        m["per_core"] = 1e6 / m["cpu_us"]
+    return m
+
+
+# ---------------------------------------------------------------------------- report
+
+def fmt(v, unit=""):
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 100:
+        s = "{:,.0f}".format(v)
+    elif abs(v) >= 10:
+        s = "%.1f" % v
+    else:
+        s = "%.2f" % v
+    return s + unit
+
+
+def rows_for(sc):
+    sid = sc["id"]
+    if sid == "idle":
+        return [("idle connections held", "held", "", None),
+                ("server RSS per idle connection, KiB (lower is better)", "rss_kib", "", "low"),
+                ("server PSS per idle connection, KiB (lower is better)", "pss_kib", "", "low")]
+    unit = {"handshake": "handshakes", "resume13": "resumptions", "resume12": "resumptions",
+            "register": "registrations", "call": "calls"}[sid]
+    rows = [("%s: %s/s (client-bound, higher is better)" % (sc["title"], unit), "rate", "", "high"),
+            ("%s: server CPU µs per op (lower is better)" % sid, "cpu_us", "", "low"),
+            ("%s: %s/s per server core (= 1 s / CPU per op)" % (sid, unit), "per_core", "", "high"),
+            ("%s: latency p50 / p99 ms" % sid, "lat", "", None)]
+    if sid.startswith("resume"):
+        rows.append(("%s: handshakes actually resumed, %%" % sid, "resumed_pct", "", None))
+    return rows
+
+
+def cell(m, key):
+    if isinstance(m, str):
+        return m
+    if key == "lat":
+        return "%s / %s" % (fmt(m["p50_ms"]), fmt(m["p99_ms"]))
+    return fmt(m.get(key))
+
+
+def ratio(k, s, key, better):
+    if isinstance(k, str) or isinstance(s, str) or key == "lat" or better is None:
+        return ""
+    kv, sv = k.get(key), s.get(key)
+    if not kv or sv is None:
+        return ""
+    return "%.2f×" % (sv / kv)
+
+
+def machine_facts():
+    facts = []
+    facts.append(("cores (nproc)", subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()))
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    facts.append(("CPU", line.split(":", 1)[1].strip()))
+                    break
+    except OSError:
+        pass
+    facts.append(("kernel", os.uname().release))
+    facts.append(("OpenSSL", subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()))
+    kv = subprocess.run(["sh", "-c", "kamailio -v 2>/dev/null | head -1"], capture_output=True, text=True).stdout.strip()
+    facts.append(("Kamailio", kv or "not installed"))
+    gv = subprocess.run(["git", "-C", SOURCE_DIR, "describe", "--always", "--dirty"], capture_output=True,
+                        text=True).stdout.strip()
+    facts.append(("sipsd tree", gv or "?"))
+    try:
+        with open("/proc/loadavg") as f:
+            facts.append(("load average at start", f.read().split()[0]))
+    except OSError:
+        pass
+    return facts
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--only", choices=["tls", "sip"], default=None)
+    ap.add_argument("--scenarios", default=None, help="comma list of scenario ids")
+    ap.add_argument("--servers", default="kamailio,sipsd")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--idle-conns", type=int, default=15000)
+    ap.add_argument("--ua-certs", type=int, default=200)
+    ap.add_argument("--work", default=None)
+    args = ap.parse_args()
+
+    build = os.path.abspath(args.build)
+    sipsbench = os.path.join(build, "tools", "sipsbench", "sipsbench")
+    sipsd_bin = os.path.join(build, "src", "app", "sipsd")
+    if not os.access(sipsbench, os.X_OK):
+        sys.exit("bench: %s missing: build first (make bench does)" % sipsbench)
+    args.work = args.work or tempfile.mkdtemp(prefix="sipsd-bench-")
+    ncpu = os.cpu_count() or 1
+    server_cpus = os.environ.get("BENCH_SERVER_CPUS", str(ncpu - 1))
+    client_cpus = os.environ.get("BENCH_CLIENT_CPUS", "0" if ncpu > 1 else "0")
+
+    started = time.time()
+    log("work dir %s; PKI with %d UA certificates" % (args.work, args.ua_certs))
+    pki, uas = make_pki(args.work, args.ua_certs)
+    runner = Runner(args, sipsbench, pki, uas, client_cpus)
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    scs = [sc for sc in scenarios(args) if (args.only is None or sc["group"] == args.only)]
+    if args.scenarios:
+        want = set(args.scenarios.split(","))
+        scs = [sc for sc in scs if sc["id"] in want]
+
+    results = {}
+    ports = {"kamailio": 5071, "sipsd": 5081}
+    try:
+        for sc in scs:
+            for sname in servers:
+                if sname == "sipsd":
+                    cls, kw = Sipsd, dict(pki=pki, cpus=server_cpus, binary=sipsd_bin)
+                else:
+                    cls, kw = Kamailio, dict(pki=pki, cpus=server_cpus)
+                reps, err = measure(args, runner, cls, kw, sc, ports[sname])
+                results[(sc["id"], sname)] = summarize(sc, reps, err, sname == "sipsd")
+    except KeyboardInterrupt:
+        log("interrupted: writing what was measured")
+
+    # -------- report
+    date = datetime.date.today().isoformat()
+    out = []
+    out.append("# sipsd vs Kamailio — %s" % date)
+    out.append("")
+    out.append("Produced by `make bench` (bench/run.sh → bench/compare.py), %d repetitions per "
+               "scenario, medians; %.0f s per throughput run; wall time %.0f s." %
+               (args.reps, args.duration, time.time() - started))
+    out.append("")
+    out.append("| metric | Kamailio | sipsd | ratio sipsd/Kamailio |")
+    out.append("| --- | --- | --- | --- |")
+    for sc in scs:
+        k = results.get((sc["id"], "kamailio"), "not run")
+        s = results.get((sc["id"], "sipsd"), "not run")
+        if isinstance(k, str) and isinstance(s, str):
+            out.append("| %s | %s | %s | |" % (sc["title"], k, s))
+            continue
+        for label, key, _, better in rows_for(sc):
+            out.append("| %s | %s | %s | %s |" % (label, cell(k, key), cell(s, key),
+                                                 ratio(k, s, key, better)))
+    out.append("")
+    out.append("## Machine")
+    out.append("")
+    for k, v in machine_facts():
+        out.append("- %s: %s" % (k, v))
+    out.append("- pinning: servers on CPU %s (taskset), sipsbench on CPU %s, one sipsbench thread"
+               % (server_cpus, client_cpus))
+    out.append("")
+    out.append("## How the two servers were set up")
+    out.append("")
+    out.append("- Same PKI generated at bench time with tools/labpki (P-256 keys): server.pem/.key, "
+               "ca.pem, and %d per-UA client certificates (UA i presents user(i mod %d)); "
+               "mutual TLS required by both; TLS 1.2–1.3; the client offers OpenSSL's default "
+               "groups (X25519 first)." % (args.ua_certs, args.ua_certs))
+    out.append("- sipsd: `workers = 1`, `session_cache = yes`, `mutual_auth = required` "
+               "(config written per run into the work dir).")
+    out.append("- Kamailio 5.6 (bench/kamailio/kamailio.cfg, tls.cfg.in, start.sh): tls module with "
+               "`session_cache=1`, `ssl_release_buffers=1`, `require_certificate=yes`; sl answers "
+               "OPTIONS; registrar + auth_db over SQLite (Kamailio's own schema from the package, "
+               "`calculate_ha1=yes`), **usrloc in memory (db_mode 0)**; tm + rr for calls; "
+               "TLSF memory manager (`-x tlsf`, the qm default with debugging was ~4× slower per "
+               "handshake here); shared memory 3 GiB.")
+    out.append("- Kamailio runs with **tcp_children=1**: 5.6 on Debian 12 with OpenSSL 3 crashes with "
+               "a double free in its tls module under concurrent handshakes when tcp_children > 1. "
+               "The fair comparison is therefore server CPU time per operation (CPU seconds of the "
+               "server's whole process tree / completed operations, from /proc utime+stime), which "
+               "does not depend on the process count; throughput rows are bounded by the single "
+               "client core on this machine.")
+    out.append("- Memory per idle connection: (server memory after opening N connections − before) / "
+               "N, where RSS sums VmRSS and PSS sums Pss (smaps_rollup) over the server's process "
+               "tree. PSS is the fair number for multi-process Kamailio (its shared memory is "
+               "mapped by every child); for single-process sipsd RSS and PSS agree.")
+    out.append("- Calls are not digest-challenged (the UAs are authenticated by mutual TLS); "
+               "registrations are.")
+    out.append("")
+    out.append("## Commands")
+    out.append("")
+    out.append("```")
+    for c in runner.commands:
+        out.append(c.replace(args.work, "$WORK"))
+    out.append("```")
+    out.append("")
+    notes = [(key, v) for key, v in results.items() if isinstance(v, str)]
+    if notes:
+        out.append("## Not measured")
+        out.append("")
+        for (sid, sname), v in notes:
+            out.append("- %s / %s: %s" % (sid, sname, v))
+        out.append("")
+    text = "\n".join(out)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+    with open(os.path.join(args.work, "raw.json"), "w") as f:
+        json.dump({"%s/%s" % k: v for k, v in results.items()}, f, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+#!/bin/sh
+# `make bench`: sipsd vs Kamailio 5.6, every scenario, 3 repetitions, medians.
+#   ./bench/run.sh BUILD_DIR
+# Builds nothing (the Makefile builds first) and installs nothing (make deps-bench does).
+# Writes bench/results/YYYY-MM-DD.md and prints it. Knobs (environment):
+#   BENCH_REPS (3), BENCH_DURATION (10 s per throughput run), BENCH_IDLE_CONNS (15000),
+#   BENCH_SERVER_CPUS (last core), BENCH_CLIENT_CPUS (0), BENCH_ONLY (tls|sip),
+#   BENCH_SCENARIOS (comma list: handshake,resume13,resume12,register,call,idle)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:?usage: bench/run.sh BUILD_DIR}
+build=$(cd "$build" && pwd)
+for b in "$build/tools/sipsbench/sipsbench"; do
+	[ -x "$b" ] || { echo "bench: $b missing: build first (make bench does)" >&2; exit 1; }
+done
+[ -x "$build/src/app/sipsd" ] || echo "bench: warning: $build/src/app/sipsd missing; sipsd column will say so" >&2
+command -v kamailio >/dev/null 2>&1 || echo "bench: warning: kamailio not installed (make deps-bench)" >&2
+# sipsbench holds up to BENCH_IDLE_CONNS descriptors; both servers need as many.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+out="$here/results/$(date +%Y-%m-%d).md"
+set -- --build "$build" --out "$out" --reps "${BENCH_REPS:-3}" --duration "${BENCH_DURATION:-10}" \
+	--idle-conns "${BENCH_IDLE_CONNS:-15000}"
+[ -n "${BENCH_ONLY:-}" ] && set -- "$@" --only "$BENCH_ONLY"
+[ -n "${BENCH_SCENARIOS:-}" ] && set -- "$@" --scenarios "$BENCH_SCENARIOS"
+exec python3 "$here/compare.py" "$@"
