@@ -1,0 +1,572 @@
+/* SDP parser and filtering builder (RFC 8866). Two passes over the body: the first counts lines,
+ * a= lines and m= sections against the limits so the arrays are allocated once at their exact
+ * size; the second fills them with slices into the body. */
+#include "sdp/sdp.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "base/mem.h"
+
+struct sdp {
+	struct slice body;
+	struct sdp_session sess;
+	struct sdp_media *media;
+	size_t n_media;
+	struct sdp_attr *attrs; /* session attributes first, then each section's in body order */
+	size_t n_attrs;
+};
+
+struct line_iter {
+	struct slice body;
+	size_t pos;
+	unsigned lineno;
+};
+
+/* One physical line. RFC 8866 5 says CRLF, but also asks parsers to accept a bare LF. */
+struct line {
+	struct slice text; /* without the line end */
+	size_t off;
+	size_t len; /* with the line end */
+	unsigned lineno;
+};
+
+static void sdp_destroy(void *data)
+{
+	struct sdp *sdp = data;
+	mem_deref(sdp->media);
+	mem_deref(sdp->attrs);
+}
+
+static bool fail(struct sdp_error *err, unsigned line, const char *reason)
+{
+	if (err) {
+		err->line = line;
+		err->reason = reason;
+	}
+	return false;
+}
+
+static int fail_rc(struct sdp_error *err, unsigned line, const char *reason, int rc)
+{
+	fail(err, line, reason);
+	return rc;
+}
+
+/* Returns false at the end; a CR not followed by LF, or a NUL, is malformed (RFC 8866 5: text
+ * fields exclude NUL, CR and LF) and is reported through *bad. */
+static bool line_next(struct line_iter *it, struct line *ln, bool *bad)
+{
+	*bad = false;
+	if (it->pos >= it->body.len)
+		return false;
+	const char *p = it->body.p + it->pos;
+	size_t rest = it->body.len - it->pos;
+	const char *nl = memchr(p, '\n', rest);
+	size_t textlen = nl ? (size_t)(nl - p) : rest;
+	size_t len = nl ? textlen + 1 : rest;
+	if (textlen && p[textlen - 1] == '\r')
+		textlen--;
+	if (memchr(p, '\r', textlen) || memchr(p, '\0', textlen))
+		*bad = true;
+	ln->text = (struct slice){ p, textlen };
+	ln->off = it->pos;
+	ln->len = len;
+	ln->lineno = ++it->lineno;
+	it->pos += len;
+	return true;
+}
+
+/* Next SP-separated field; tolerates runs of SP/HTAB although RFC 8866 asks for one SP. */
+static bool field_next(struct slice *rest, struct slice *field)
+{
+	size_t i = 0;
+	while (i < rest->len && (rest->p[i] == ' ' || rest->p[i] == '\t'))
+		i++;
+	size_t start = i;
+	while (i < rest->len && rest->p[i] != ' ' && rest->p[i] != '\t')
+		i++;
+	if (i == start)
+		return false;
+	*field = (struct slice){ rest->p + start, i - start };
+	rest->p += i;
+	rest->len -= i;
+	return true;
+}
+
+static bool is_token_char(char c)
+{
+	/* RFC 8866 9: token-char = %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 / %x41-5A / %x5E-7E */
+	unsigned char u = (unsigned char)c;
+	return u == 0x21 || (u >= 0x23 && u <= 0x27) || u == 0x2a || u == 0x2b || u == 0x2d ||
+	       u == 0x2e || (u >= 0x30 && u <= 0x39) || (u >= 0x41 && u <= 0x5a) || (u >= 0x5e && u <= 0x7e);
+}
+
+static bool is_token(struct slice s)
+{
+	if (s.len == 0)
+		return false;
+	for (size_t i = 0; i < s.len; i++)
+		if (!is_token_char(s.p[i]))
+			return false;
+	return true;
+}
+
+/* nettype SP addrtype: only IN IP4 / IN IP6 (RFC 8866 5.7) are meaningful to a SIP proxy. */
+static bool parse_nettype(struct slice *rest, bool *ipv6, const char **why)
+{
+	struct slice nt, at;
+	if (!field_next(rest, &nt) || !field_next(rest, &at)) {
+		*why = "missing network or address type";
+		return false;
+	}
+	if (!slice_eq_cstr(nt, "IN")) {
+		*why = "network type is not IN";
+		return false;
+	}
+	if (slice_eq_cstr(at, "IP4"))
+		*ipv6 = false;
+	else if (slice_eq_cstr(at, "IP6"))
+		*ipv6 = true;
+	else {
+		*why = "address type is not IP4 or IP6";
+		return false;
+	}
+	return true;
+}
+
+static bool parse_conn(struct slice v, struct sdp_conn *c, const char **why)
+{
+	struct slice addr, extra;
+	if (!parse_nettype(&v, &c->ipv6, why))
+		return false;
+	if (!field_next(&v, &addr) || field_next(&v, &extra)) {
+		*why = "c= needs exactly one connection address";
+		return false;
+	}
+	c->present = true;
+	c->addr = addr;
+	return true;
+}
+
+static bool parse_origin(struct slice v, const char **why)
+{
+	struct slice f;
+	bool ipv6;
+	for (int i = 0; i < 3; i++) {
+		if (!field_next(&v, &f)) {
+			*why = "o= has too few fields";
+			return false;
+		}
+	}
+	if (!parse_nettype(&v, &ipv6, why))
+		return false;
+	if (!field_next(&v, &f) || field_next(&v, &f)) {
+		*why = "o= needs exactly one unicast address";
+		return false;
+	}
+	return true;
+}
+
+static enum sdp_proto proto_from(struct slice s)
+{
+	/* Compared case-insensitively: RFC 8866 registers them upper-case but deployed stacks
+	 * (and RFC 4568's own example, "udp") vary. */
+	static const struct {
+		const char *name;
+		enum sdp_proto p;
+	} tab[] = {
+		{ "RTP/AVP", SDP_PROTO_RTP_AVP },
+		{ "RTP/AVPF", SDP_PROTO_RTP_AVPF },
+		{ "RTP/SAVP", SDP_PROTO_RTP_SAVP },
+		{ "RTP/SAVPF", SDP_PROTO_RTP_SAVPF },
+		{ "UDP/TLS/RTP/SAVP", SDP_PROTO_UDP_TLS_SAVP },
+		{ "UDP/TLS/RTP/SAVPF", SDP_PROTO_UDP_TLS_SAVPF },
+	};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (slice_eq_cstr_ci(s, tab[i].name))
+			return tab[i].p;
+	return SDP_PROTO_OTHER;
+}
+
+const char *sdp_proto_name(enum sdp_proto p)
+{
+	switch (p) {
+	case SDP_PROTO_RTP_AVP: return "RTP/AVP";
+	case SDP_PROTO_RTP_AVPF: return "RTP/AVPF";
+	case SDP_PROTO_RTP_SAVP: return "RTP/SAVP";
+	case SDP_PROTO_RTP_SAVPF: return "RTP/SAVPF";
+	case SDP_PROTO_UDP_TLS_SAVP: return "UDP/TLS/RTP/SAVP";
+	case SDP_PROTO_UDP_TLS_SAVPF: return "UDP/TLS/RTP/SAVPF";
+	case SDP_PROTO_OTHER: break;
+	}
+	return "other";
+}
+
+bool sdp_proto_is_rtp(enum sdp_proto p)
+{
+	return p != SDP_PROTO_OTHER;
+}
+
+bool sdp_proto_is_savp(enum sdp_proto p)
+{
+	return p == SDP_PROTO_RTP_SAVP || p == SDP_PROTO_RTP_SAVPF;
+}
+
+bool sdp_proto_is_dtls(enum sdp_proto p)
+{
+	return p == SDP_PROTO_UDP_TLS_SAVP || p == SDP_PROTO_UDP_TLS_SAVPF;
+}
+
+static bool parse_port(struct slice s, uint32_t *port, uint32_t *nports)
+{
+	const char *slash = memchr(s.p, '/', s.len);
+	struct slice p = s, n = { NULL, 0 };
+	uint64_t v;
+	if (slash) {
+		p.len = (size_t)(slash - s.p);
+		n = (struct slice){ slash + 1, s.len - p.len - 1 };
+	}
+	if (!slice_to_u64(p, 65535, &v))
+		return false;
+	*port = (uint32_t)v;
+	*nports = 1;
+	if (slash) {
+		if (!slice_to_u64(n, 65535, &v) || v == 0)
+			return false;
+		*nports = (uint32_t)v;
+	}
+	return true;
+}
+
+static bool parse_media(struct slice v, struct sdp_media *m, const char **why)
+{
+	struct slice port, fmt;
+	if (!field_next(&v, &m->media) || !field_next(&v, &port) || !field_next(&v, &m->proto_text)) {
+		*why = "m= has too few fields";
+		return false;
+	}
+	if (!is_token(m->media)) {
+		*why = "m= media is not a token";
+		return false;
+	}
+	if (!parse_port(port, &m->port, &m->nports)) {
+		*why = "m= port is not a number up to 65535";
+		return false;
+	}
+	m->proto = proto_from(m->proto_text);
+	struct slice first = v;
+	if (!field_next(&first, &fmt)) {
+		*why = "m= has no format";
+		return false;
+	}
+	m->fmts = slice_trim(v);
+	return true;
+}
+
+static enum sdp_dir dir_from(struct slice name)
+{
+	if (slice_eq_cstr(name, "sendrecv"))
+		return SDP_DIR_SENDRECV;
+	if (slice_eq_cstr(name, "sendonly"))
+		return SDP_DIR_SENDONLY;
+	if (slice_eq_cstr(name, "recvonly"))
+		return SDP_DIR_RECVONLY;
+	if (slice_eq_cstr(name, "inactive"))
+		return SDP_DIR_INACTIVE;
+	return SDP_DIR_UNSET;
+}
+
+static enum sdp_setup setup_from(struct slice v)
+{
+	v = slice_trim(v);
+	if (slice_eq_cstr_ci(v, "active"))
+		return SDP_SETUP_ACTIVE;
+	if (slice_eq_cstr_ci(v, "passive"))
+		return SDP_SETUP_PASSIVE;
+	if (slice_eq_cstr_ci(v, "actpass"))
+		return SDP_SETUP_ACTPASS;
+	if (slice_eq_cstr_ci(v, "holdconn"))
+		return SDP_SETUP_HOLDCONN;
+	return SDP_SETUP_UNSET;
+}
+
+/* RFC 4567 3.1: key-mgmt:<prtcl-id> <keymgmt-data>; only "mikey" is registered. */
+static bool is_mikey(struct slice v)
+{
+	struct slice id;
+	return field_next(&v, &id) && slice_eq_cstr_ci(id, "mikey");
+}
+
+static bool parse_attr(struct slice v, struct sdp_attr *a, const char **why)
+{
+	const char *colon = memchr(v.p, ':', v.len);
+	a->name = v;
+	a->value = (struct slice){ v.p + v.len, 0 };
+	if (colon) {
+		a->name.len = (size_t)(colon - v.p);
+		a->value = (struct slice){ colon + 1, v.len - a->name.len - 1 };
+	}
+	if (!is_token(a->name)) {
+		*why = "a= name is not a token";
+		return false;
+	}
+	return true;
+}
+
+struct counts {
+	size_t lines, attrs, media;
+};
+
+static int count_pass(struct slice body, const struct sdp_limits *lim, struct counts *c,
+		      struct sdp_error *err)
+{
+	struct line_iter it = { body, 0, 0 };
+	struct line ln;
+	bool bad;
+	memset(c, 0, sizeof(*c));
+	while (line_next(&it, &ln, &bad)) {
+		if (bad)
+			return fail_rc(err, ln.lineno, "CR or NUL inside a line", EBADMSG);
+		if (ln.text.len > lim->max_line_len)
+			return fail_rc(err, ln.lineno, "line too long", EMSGSIZE);
+		if (ln.text.len == 0)
+			continue;
+		if (++c->lines > lim->max_lines)
+			return fail_rc(err, ln.lineno, "too many lines", EMSGSIZE);
+		if (ln.text.p[0] == 'a')
+			c->attrs++;
+		else if (ln.text.p[0] == 'm' && ++c->media > lim->max_media)
+			return fail_rc(err, ln.lineno, "too many media sections", EMSGSIZE);
+	}
+	return 0;
+}
+
+static bool fill_pass(struct sdp *sdp, struct sdp_error *err)
+{
+	struct line_iter it = { sdp->body, 0, 0 };
+	struct line ln;
+	bool bad, seen_v = false, seen_o = false, seen_s = false;
+	const char *why = NULL;
+	struct sdp_media *m = NULL;
+
+	while (line_next(&it, &ln, &bad)) {
+		/* Blank lines are not in the grammar; skipping them costs nothing and keeps bodies
+		 * with a trailing extra CRLF (seen in the wild) usable. */
+		if (ln.text.len == 0)
+			continue;
+		if (ln.text.len < 2 || ln.text.p[1] != '=')
+			return fail(err, ln.lineno, "line is not <type>=<value>");
+		char type = ln.text.p[0];
+		/* Trailing SP/HTAB is not in the grammar either; tolerated like blank lines. */
+		struct slice v = slice_trim((struct slice){ ln.text.p + 2, ln.text.len - 2 });
+		if (!seen_v && type != 'v')
+			return fail(err, ln.lineno, "first line is not v=");
+		switch (type) {
+		case 'v':
+			if (seen_v || !slice_eq_cstr(v, "0"))
+				return fail(err, ln.lineno, "v= is not the single version 0");
+			seen_v = true;
+			break;
+		case 'o':
+			if (seen_o || m)
+				return fail(err, ln.lineno, "o= repeated or misplaced");
+			if (!parse_origin(v, &why))
+				return fail(err, ln.lineno, why);
+			sdp->sess.origin = v;
+			seen_o = true;
+			break;
+		case 's':
+			/* RFC 8866 5.3: s= carries at least one character ("s= " when none). */
+			if (seen_s || m || ln.text.len < 3)
+				return fail(err, ln.lineno, "s= empty, repeated or misplaced");
+			sdp->sess.name = v;
+			seen_s = true;
+			break;
+		case 'c': {
+			struct sdp_conn *c = m ? &m->conn : &sdp->sess.conn;
+			struct sdp_conn tmp = { 0 };
+			if (!parse_conn(v, &tmp, &why))
+				return fail(err, ln.lineno, why);
+			/* Several c= lines are for layered multicast (RFC 8866 5.7); the first rules. */
+			if (!c->present)
+				*c = tmp;
+			break;
+		}
+		case 'm':
+			if (!seen_o || !seen_s)
+				return fail(err, ln.lineno, "m= before o= and s=");
+			m = &sdp->media[sdp->n_media];
+			if (!parse_media(v, m, &why))
+				return fail(err, ln.lineno, why);
+			m->attr_first = sdp->n_attrs;
+			m->lineno = ln.lineno;
+			sdp->n_media++;
+			break;
+		case 'a': {
+			struct sdp_attr *a = &sdp->attrs[sdp->n_attrs];
+			if (!parse_attr(v, a, &why))
+				return fail(err, ln.lineno, why);
+			a->off = ln.off;
+			a->len = ln.len;
+			a->lineno = ln.lineno;
+			sdp->n_attrs++;
+			enum sdp_dir d = dir_from(a->name);
+			unsigned *crypto = m ? &m->n_crypto : &sdp->sess.n_crypto;
+			unsigned *mikey = m ? &m->n_mikey : &sdp->sess.n_mikey;
+			unsigned *fp = m ? &m->n_fingerprint : &sdp->sess.n_fingerprint;
+			if (d != SDP_DIR_UNSET)
+				*(m ? &m->dir : &sdp->sess.dir) = d;
+			else if (slice_eq_cstr_ci(a->name, "crypto"))
+				(*crypto)++;
+			else if (slice_eq_cstr_ci(a->name, "key-mgmt") && is_mikey(a->value))
+				(*mikey)++;
+			else if (slice_eq_cstr_ci(a->name, "fingerprint"))
+				(*fp)++;
+			else if (slice_eq_cstr_ci(a->name, "setup"))
+				*(m ? &m->setup : &sdp->sess.setup) = setup_from(a->value);
+			else if (m && slice_eq_cstr_ci(a->name, "rtpmap"))
+				m->n_rtpmap++;
+			if (m)
+				m->attr_count++;
+			else
+				sdp->sess.attr_count++;
+			break;
+		}
+		case 'i': case 'u': case 'e': case 'p': case 'b': case 't': case 'r': case 'z': case 'k':
+			/* Known (RFC 8866 5.4-5.12); nothing here bears on media security. */
+			break;
+		default:
+			/* RFC 8866 5: unknown type letters make the whole description unusable. */
+			return fail(err, ln.lineno, "unknown line type");
+		}
+	}
+	if (!seen_v)
+		return fail(err, 0, "empty body");
+	if (!seen_o || !seen_s)
+		return fail(err, 0, "missing o= or s=");
+	return true;
+}
+
+int sdp_parse(struct sdp **sdpp, struct slice body, const struct sdp_limits *lim,
+	      struct sdp_error *err)
+{
+	struct sdp_limits dl = SDP_LIMITS_DEFAULT;
+	struct counts c;
+	int rc;
+	if (!sdpp || (!body.p && body.len))
+		return EINVAL;
+	if (!lim)
+		lim = &dl;
+	if (err) {
+		err->line = 0;
+		err->reason = NULL;
+	}
+	if (body.len > lim->max_body)
+		return fail_rc(err, 0, "body too large", EMSGSIZE);
+	rc = count_pass(body, lim, &c, err);
+	if (rc)
+		return rc;
+
+	struct sdp *sdp = mem_zalloc(sizeof(*sdp), sdp_destroy);
+	if (!sdp)
+		return ENOMEM;
+	sdp->body = body;
+	if (c.media && !(sdp->media = mem_zalloc(c.media * sizeof(*sdp->media), NULL)))
+		goto nomem;
+	if (c.attrs && !(sdp->attrs = mem_zalloc(c.attrs * sizeof(*sdp->attrs), NULL)))
+		goto nomem;
+	if (!fill_pass(sdp, err)) {
+		mem_deref(sdp);
+		return EBADMSG;
+	}
+	*sdpp = sdp;
+	return 0;
+nomem:
+	mem_deref(sdp);
+	return ENOMEM;
+}
+
+struct slice sdp_body(const struct sdp *sdp)
+{
+	return sdp ? sdp->body : (struct slice){ NULL, 0 };
+}
+
+const struct sdp_session *sdp_session_get(const struct sdp *sdp)
+{
+	return sdp ? &sdp->sess : NULL;
+}
+
+size_t sdp_media_count(const struct sdp *sdp)
+{
+	return sdp ? sdp->n_media : 0;
+}
+
+const struct sdp_media *sdp_media_get(const struct sdp *sdp, size_t i)
+{
+	return sdp && i < sdp->n_media ? &sdp->media[i] : NULL;
+}
+
+const struct sdp_attr *sdp_attr_get(const struct sdp *sdp, const struct sdp_media *m, size_t i)
+{
+	if (!sdp)
+		return NULL;
+	size_t first = m ? m->attr_first : 0;
+	size_t count = m ? m->attr_count : sdp->sess.attr_count;
+	return i < count ? &sdp->attrs[first + i] : NULL;
+}
+
+const struct sdp_attr *sdp_attr_find(const struct sdp *sdp, const struct sdp_media *m,
+				     const char *name)
+{
+	const struct sdp_attr *a;
+	for (size_t i = 0; (a = sdp_attr_get(sdp, m, i)); i++)
+		if (slice_eq_cstr_ci(a->name, name))
+			return a;
+	return NULL;
+}
+
+const struct sdp_conn *sdp_media_conn(const struct sdp *sdp, const struct sdp_media *m)
+{
+	if (m && m->conn.present)
+		return &m->conn;
+	return sdp && sdp->sess.conn.present ? &sdp->sess.conn : NULL;
+}
+
+static const struct sdp_media *media_of_attr(const struct sdp *sdp, size_t ai)
+{
+	for (size_t i = 0; i < sdp->n_media; i++) {
+		const struct sdp_media *m = &sdp->media[i];
+		if (ai >= m->attr_first && ai < m->attr_first + m->attr_count)
+			return m;
+	}
+	return NULL;
+}
+
+int sdp_build_filtered(char **outp, size_t *lenp, const struct sdp *sdp, sdp_attr_keep_h *keeph,
+		       void *arg)
+{
+	if (!outp || !sdp || !keeph)
+		return EINVAL;
+	char *out = mem_zalloc(sdp->body.len + 1, NULL);
+	if (!out)
+		return ENOMEM;
+	size_t pos = 0, n = 0;
+	for (size_t i = 0; i < sdp->n_attrs; i++) {
+		const struct sdp_attr *a = &sdp->attrs[i];
+		if (keeph(a, media_of_attr(sdp, i), arg))
+			continue;
+		memcpy(out + n, sdp->body.p + pos, a->off - pos);
+		n += a->off - pos;
+		pos = a->off + a->len;
+	}
+	if (sdp->body.len > pos) {
+		memcpy(out + n, sdp->body.p + pos, sdp->body.len - pos);
+		n += sdp->body.len - pos;
+	}
+	out[n] = '\0';
+	*outp = out;
+	if (lenp)
+		*lenp = n;
+	return 0;
+}
