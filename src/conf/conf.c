@@ -52,6 +52,7 @@ enum vtype {
 	VT_ENUM,
 	VT_LISTEN,   /* [interface] listen list */
 	VT_HOSTPORT, /* [mgmt] listen */
+	VT_KEYMGMT,  /* media key_management: comma list -> CONF_KM_* mask */
 };
 
 /* What a path must be on disk when the config is loaded. */
@@ -90,6 +91,14 @@ static const struct enum_val ev_auth[] = {
 };
 static const struct enum_val ev_overflow[] = {
 	{ "replace", CONF_OVERFLOW_REPLACE }, { "reject", CONF_OVERFLOW_REJECT }, { NULL, 0 },
+};
+static const struct enum_val ev_media[] = {
+	{ "secure-required", CONF_MEDIA_SECURE_REQUIRED }, { "secure-preferred", CONF_MEDIA_SECURE_PREFERRED },
+	{ "any", CONF_MEDIA_ANY }, { NULL, 0 },
+};
+static const struct enum_val ev_mismatch[] = { { "415", 415 }, { "488", 488 }, { NULL, 0 } };
+static const struct enum_val ev_sdes_hop[] = {
+	{ "refuse", CONF_SDES_HOP_REFUSE }, { "strip", CONF_SDES_HOP_STRIP }, { NULL, 0 },
 };
 static const struct enum_val ev_mutual[] = {
 	{ "off", CONF_MA_OFF }, { "optional", CONF_MA_OPTIONAL }, { "required", CONF_MA_REQUIRED },
@@ -231,6 +240,14 @@ static const struct directive directives[] = {
 	{ DIR(SEC_IFACE, "interface", "auth", "digest", "enum"), .type = VT_ENUM, .enums = ev_auth,
 	  FLD(conf_interface, auth) },
 	{ DIR(SEC_IFACE, "interface", "tls_only", "no", "bool"), .type = VT_BOOL, FLD(conf_interface, tls_only) },
+	{ DIR(SEC_IFACE, "interface", "media", "secure-preferred", "enum"), .type = VT_ENUM, .enums = ev_media,
+	  FLD(conf_interface, media.media) },
+	{ DIR(SEC_IFACE, "interface", "key_management", "any", "list of sdes, mikey, dtls; or any, none"),
+	  .type = VT_KEYMGMT, FLD(conf_interface, media.key_management) },
+	{ DIR(SEC_IFACE, "interface", "mismatch_response", "415", "enum"), .type = VT_ENUM, .enums = ev_mismatch,
+	  FLD(conf_interface, media.mismatch_response) },
+	{ DIR(SEC_IFACE, "interface", "sdes_on_insecure_hop", "refuse", "enum"), .type = VT_ENUM, .enums = ev_sdes_hop,
+	  FLD(conf_interface, media.sdes_on_insecure_hop) },
 
 	/* [peer:NAME] */
 	{ DIR(SEC_PEER, "peer", "uri", "", "list of sip:/sips: URIs"), .type = VT_URILIST,
@@ -247,6 +264,14 @@ static const struct directive directives[] = {
 	  FLD(conf_peer, keepalive) },
 	{ DIR(SEC_PEER, "peer", "domains", "", "list of strings"), .type = VT_STRLIST, FLD(conf_peer, domains) },
 	{ DIR(SEC_PEER, "peer", "trusted_relay", "no", "bool"), .type = VT_BOOL, FLD(conf_peer, trusted_relay) },
+	{ DIR(SEC_PEER, "peer", "media", "secure-preferred", "enum"), .type = VT_ENUM, .enums = ev_media,
+	  FLD(conf_peer, media.media) },
+	{ DIR(SEC_PEER, "peer", "key_management", "any", "list of sdes, mikey, dtls; or any, none"),
+	  .type = VT_KEYMGMT, FLD(conf_peer, media.key_management) },
+	{ DIR(SEC_PEER, "peer", "mismatch_response", "415", "enum"), .type = VT_ENUM, .enums = ev_mismatch,
+	  FLD(conf_peer, media.mismatch_response) },
+	{ DIR(SEC_PEER, "peer", "sdes_on_insecure_hop", "refuse", "enum"), .type = VT_ENUM, .enums = ev_sdes_hop,
+	  FLD(conf_peer, media.sdes_on_insecure_hop) },
 };
 
 #define NDIRECTIVES (sizeof(directives) / sizeof(directives[0]))
@@ -808,6 +833,37 @@ static int set_value(struct loader *ld, const struct sect *s, const struct direc
 			n += (size_t)snprintf(why + n, sizeof(why) - n, "%s %s", ev == d->enums ? "" : ",",
 					      ev->name);
 		w = why;
+		break;
+	}
+	case VT_KEYMGMT: {
+		/* "any", "none" or a comma list of sdes, mikey, dtls (RFC 4568, RFC 4567, RFC 5763). */
+		unsigned mask = 0;
+		bool ok = true;
+		if (strcasecmp(value, "any") == 0) {
+			mask = CONF_KM_SDES | CONF_KM_MIKEY | CONF_KM_DTLS;
+		} else if (strcasecmp(value, "none") != 0) {
+			const char *p = value;
+			while (*p && ok) {
+				while (*p == ' ' || *p == '\t' || *p == ',')
+					p++;
+				size_t len = strcspn(p, ", \t");
+				if (!len)
+					break;
+				if (len == 4 && strncasecmp(p, "sdes", 4) == 0)
+					mask |= CONF_KM_SDES;
+				else if (len == 5 && strncasecmp(p, "mikey", 5) == 0)
+					mask |= CONF_KM_MIKEY;
+				else if (len == 4 && strncasecmp(p, "dtls", 4) == 0)
+					mask |= CONF_KM_DTLS;
+				else
+					ok = false;
+				p += len;
+			}
+		}
+		if (!ok)
+			w = "must be any, none, or a list of sdes, mikey, dtls";
+		else
+			*(unsigned *)field = mask;
 		break;
 	}
 	case VT_NAME:

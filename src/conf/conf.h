@@ -26,6 +26,19 @@ enum conf_mutual_auth { CONF_MA_OFF, CONF_MA_OPTIONAL, CONF_MA_REQUIRED };
 /* How an interface authenticates REGISTERs and requests to foreign domains. */
 enum conf_iface_auth { CONF_AUTH_DIGEST, CONF_AUTH_CERTIFICATE, CONF_AUTH_DIGEST_CERTIFICATE };
 enum conf_overflow { CONF_OVERFLOW_REPLACE, CONF_OVERFLOW_REJECT };
+/* Secure media policy of a leg (docs/media-policy.md). */
+enum conf_media { CONF_MEDIA_SECURE_REQUIRED, CONF_MEDIA_SECURE_PREFERRED, CONF_MEDIA_ANY };
+enum conf_sdes_hop { CONF_SDES_HOP_REFUSE, CONF_SDES_HOP_STRIP };
+#define CONF_KM_SDES 0x1u
+#define CONF_KM_MIKEY 0x2u
+#define CONF_KM_DTLS 0x4u
+
+struct conf_media_policy {
+	enum conf_media media;         /* default secure-preferred */
+	unsigned key_management;       /* CONF_KM_* mask; default all */
+	unsigned mismatch_response;    /* 415 or 488; default 415 */
+	enum conf_sdes_hop sdes_on_insecure_hop;
+};
 enum conf_tls_version { CONF_TLS1_0 = 10, CONF_TLS1_1 = 11, CONF_TLS1_2 = 12, CONF_TLS1_3 = 13 };
 
 struct conf_strlist {
@@ -137,6 +150,7 @@ struct conf_interface {
 	unsigned sni_contexts_line;
 	enum conf_mutual_auth mutual_auth; /* default required; forced by require_client_certificate */
 	enum conf_iface_auth auth;         /* default digest */
+	struct conf_media_policy media;
 	bool tls_only;                     /* refuse non-TLS requests (the Mediatrix model) */
 	unsigned idle_timeout;             /* seconds, default 3600 */
 	bool mutual_auth_forced;           /* raised to required by [global] require_client_certificate */
@@ -155,6 +169,7 @@ struct conf_peer {
 	unsigned keepalive; /* seconds between CRLF pings, 0 = off */
 	struct conf_strlist domains; /* request domains routed to this peer */
 	bool trusted_relay;          /* may send requests From any domain */
+	struct conf_media_policy media;
 };
 
 struct conf {

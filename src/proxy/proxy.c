@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -85,8 +86,9 @@ static int strip_top_via(const struct sip_msg *resp, char *out, size_t outsz, si
 		cut_from = via->raw.p;
 		cut_to = q;
 	} else {
-		cut_from = h->raw.p;
-		cut_to = h->raw.p + h->raw.len;
+		struct slice hr = sip_hdr_raw(h);
+		cut_from = hr.p;
+		cut_to = hr.p + hr.len;
 	}
 	size_t a = (size_t)(cut_from - raw.p), b = (size_t)(raw.p + raw.len - cut_to);
 	if (a + b > outsz)
@@ -131,15 +133,17 @@ static bool domain_is_ours(struct proxy *p, struct slice host)
  * item 8's, compared by 16.3 item 4. */
 #define BRANCH_PREFIX "z9hG4bKsd"
 
+/* Over what stays the same when a request comes back to us unchanged (RFC 3261 16.6 item 8
+ * lists the top Via too, but a looped request's top Via is the last hop's, so including it
+ * would hide every loop; a spiral changes the Request-URI and is not flagged). */
 static uint32_t loop_hash(const struct sip_msg *m)
 {
 	const struct sip_uri *ru = sip_msg_ruri(m);
 	const struct sip_nameaddr *f = sip_msg_from(m), *t = sip_msg_to(m);
 	const struct sip_cseq *cs = sip_msg_cseq(m);
-	const struct sip_via *v = sip_msg_via(m);
 	struct slice parts[6] = {
 		ru ? ru->whole : (struct slice){ 0 }, f ? f->tag : (struct slice){ 0 }, t ? t->tag : (struct slice){ 0 },
-		sip_msg_call_id(m), v ? v->raw : (struct slice){ 0 }, { 0 },
+		sip_msg_call_id(m), cs ? cs->method : (struct slice){ 0 }, { 0 },
 	};
 	char num[16];
 	int n = snprintf(num, sizeof(num), "%u", cs ? cs->num : 0);
@@ -250,7 +254,10 @@ struct fwd {
 	uint16_t best;           /* best final so far (16.7 item 6), 0 = none */
 	char *best_bytes;        /* its bytes with our Via stripped; NULL for synthesized */
 	size_t best_len;
+	struct event *timer_c;   /* RFC 3261 16.6 item 11: an INVITE can't ring forever */
 };
+
+enum { TIMER_C_S = 180 }; /* "greater than 3 minutes" is the RFC's advice; 180 s is the floor */
 
 static void fwd_unlink_free(struct fwd *f)
 {
@@ -263,6 +270,8 @@ static void fwd_unlink_free(struct fwd *f)
 		f->next->prev = f->prev;
 	if (f->st)
 		txn_server_set_owner(f->st, NULL, NULL);
+	if (f->timer_c)
+		event_free(f->timer_c);
 	free(f->best_bytes);
 	free(f);
 }
@@ -339,6 +348,22 @@ static void send_best(struct fwd *f)
 		txn_server_reply(f->st, s, NULL, NULL, 0);
 }
 
+static void timer_c_h(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct fwd *f = arg;
+	log_info("proxy.timer_c", "branches=%zu pending=%zu", f->nbr, f->pending);
+	cancel_others(f, NULL, NULL); /* the 487s (or 408s) then finish the transaction */
+}
+
+static void timer_c_arm(struct fwd *f)
+{
+	struct timeval tv = { TIMER_C_S, 0 };
+	if (f->timer_c)
+		event_add(f->timer_c, &tv);
+}
+
 static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uint16_t status, void *arg)
 {
 	(void)ct;
@@ -352,6 +377,8 @@ static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uin
 		/* 16.7 item 5: forward provisionals (not 100: that one is hop-by-hop). */
 		if (status > 100 && have_bytes && !f->final_sent)
 			relay_up(f, status, out, len);
+		if (status > 100)
+			timer_c_arm(f); /* 16.7 item 2: reset by provisionals */
 		return;
 	}
 	b->done = true;
@@ -739,8 +766,11 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 		pw->fwds->prev = f;
 	pw->fwds = f;
 	txn_server_set_owner(st, server_end_h, f);
-	if (f->is_invite)
+	if (f->is_invite) {
 		txn_server_reply(st, 100, NULL, NULL, 0); /* 16.2: absorb upstream retransmissions early */
+		f->timer_c = evtimer_new(tp_worker_base(pw->w), timer_c_h, f);
+		timer_c_arm(f);
+	}
 	static _Thread_local char out[OUT_MAX];
 	for (size_t i = 0; i < r->ntargets && f->nbr < MAX_BRANCHES; i++) {
 		char branch[96];

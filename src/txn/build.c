@@ -59,14 +59,14 @@ static size_t hdr_len(const struct sip_msg *m, enum sip_hdr_id id)
 {
 	size_t n = 0;
 	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_hdr_next(m, h))
-		n += h->raw.len + 2;
+		n += sip_hdr_raw(h).len + 2;
 	return n;
 }
 
 static void put_hdrs(struct wb *w, const struct sip_msg *m, enum sip_hdr_id id)
 {
 	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_hdr_next(m, h))
-		put_line(w, h->raw);
+		put_line(w, sip_hdr_raw(h));
 }
 
 /* Request line, top Via only, Route set, From, To, Call-ID, CSeq num + method, Max-Forwards,
@@ -85,7 +85,7 @@ static int build_req(const struct sip_msg *req, const struct sip_msg *to_msg, co
 	if (reason.len && (memchr(reason.p, '\r', reason.len) || memchr(reason.p, '\n', reason.len)))
 		return EINVAL;
 	size_t size = strlen(method) * 2 + ruri->whole.len + 16 + via->raw.len + 8 +
-		      hdr_len(req, SIP_HDR_ROUTE) + from->raw.len + to->raw.len + cid->raw.len + 8 +
+		      hdr_len(req, SIP_HDR_ROUTE) + sip_hdr_raw(from).len + sip_hdr_raw(to).len + sip_hdr_raw(cid).len + 8 +
 		      32 + 20 + (reason.len ? reason.len + 10 : 0) + 24;
 	char *buf = mem_zalloc(size, NULL);
 	if (!buf)
@@ -99,9 +99,9 @@ static int build_req(const struct sip_msg *req, const struct sip_msg *to_msg, co
 	put_sl(&w, SLICE_LIT("\r\n"));
 	/* 17.1.1.3 / 9.1: the Route header fields of the request being acknowledged/cancelled */
 	put_hdrs(&w, req, SIP_HDR_ROUTE);
-	put_line(&w, from->raw);
-	put_line(&w, to->raw);
-	put_line(&w, cid->raw);
+	put_line(&w, sip_hdr_raw(from));
+	put_line(&w, sip_hdr_raw(to));
+	put_line(&w, sip_hdr_raw(cid));
 	put_sl(&w, SLICE_LIT("CSeq: "));
 	put_u32(&w, cseq->num);
 	put_sl(&w, SLICE_LIT(" "));
