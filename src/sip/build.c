@@ -73,10 +73,10 @@ int sip_build_copy(const struct sip_msg *m, char *dst, size_t dstsz, size_t *len
 	struct slice raw = sip_msg_raw(m);
 	size_t eoh, he = sip_msg_hdr_end(m, &eoh);
 	size_t n = sip_msg_hdr_count(m);
-	const char *first = n ? sip_msg_hdr_at(m, 0)->raw.p : raw.p + he;
+	const char *first = n ? sip_msg_hdr_at(m, 0)->name.p : raw.p + he;
 	put(&o, raw.p, (size_t)(first - raw.p));
 	for (size_t i = 0; i < n; i++)
-		put_sl(&o, sip_msg_hdr_at(m, i)->raw);
+		put_sl(&o, sip_hdr_raw(sip_msg_hdr_at(m, i)));
 	put(&o, raw.p + he, eoh);
 	put_sl(&o, sip_msg_body(m));
 	return finish(&o, lenp);
@@ -183,31 +183,31 @@ int sip_build_response(const struct sip_msg *req, uint16_t status, const char *r
 	put(&o, "\r\n", 2);
 	/* RFC 3261 8.2.6.2: Via (all, in order), From, Call-ID, CSeq copied; To gets a tag */
 	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_VIA); h; h = sip_msg_hdr_next(req, h))
-		put_line(&o, h->raw);
+		put_line(&o, sip_hdr_raw(h));
 	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_FROM);
 	if (h)
-		put_line(&o, h->raw);
+		put_line(&o, sip_hdr_raw(h));
 	h = sip_msg_hdr(req, SIP_HDR_TO);
 	const struct sip_nameaddr *to = sip_msg_to(req);
 	if (h && to && !to->tag.len && status > 100 && opts->to_tag.len) {
 		const char *ve = h->value.p + h->value.len;
-		put(&o, h->raw.p, (size_t)(ve - h->raw.p));
+		put(&o, h->name.p, (size_t)(ve - h->name.p));
 		puts_(&o, ";tag=");
 		put_sl(&o, opts->to_tag);
-		put_line(&o, sl(ve, h->raw.p + h->raw.len));
+		put_line(&o, sl(ve, h->name.p + h->raw_len));
 	} else if (h) {
-		put_line(&o, h->raw);
+		put_line(&o, sip_hdr_raw(h));
 	}
 	h = sip_msg_hdr(req, SIP_HDR_CALL_ID);
 	if (h)
-		put_line(&o, h->raw);
+		put_line(&o, sip_hdr_raw(h));
 	h = sip_msg_hdr(req, SIP_HDR_CSEQ);
 	if (h)
-		put_line(&o, h->raw);
+		put_line(&o, sip_hdr_raw(h));
 	/* RFC 3261 8.2.6.1 */
 	h = sip_msg_hdr(req, SIP_HDR_TIMESTAMP);
 	if (h && status == 100)
-		put_line(&o, h->raw);
+		put_line(&o, sip_hdr_raw(h));
 	const struct sip_verdict *v = opts->verdict;
 	if (v && status == 420 && v->n_unsupported) {
 		puts_(&o, "Unsupported: ");
@@ -246,9 +246,9 @@ int sip_build_verdict_response(const struct sip_msg *req, const struct sip_verdi
 /* The header field with its value replaced, name and line end kept as written. */
 static void put_replaced(struct ob *o, const struct sip_hdr *h, struct slice val)
 {
-	put(o, h->raw.p, (size_t)(h->value.p - h->raw.p));
+	put(o, h->name.p, (size_t)(h->value.p - h->name.p));
 	put_sl(o, val);
-	put_line(o, sl(h->value.p + h->value.len, h->raw.p + h->raw.len));
+	put_line(o, sl(h->value.p + h->value.len, h->name.p + h->raw_len));
 }
 
 static void put_via(struct ob *o, const struct sip_fwd_opts *f)
@@ -335,7 +335,7 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 			if (rs < rest.p + rest.len)
 				put_replaced(&o, h, sl(rs, rest.p + rest.len));
 		} else {
-			put_line(&o, h->raw);
+			put_line(&o, sip_hdr_raw(h));
 		}
 		if (h == last_via && !first_rr)
 			put_rr(&o, f);

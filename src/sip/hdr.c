@@ -6,36 +6,6 @@
 #include "sip/lex.h"
 #include "sip/msg.h"
 
-struct hname {
-	const char *lc; /* lower case */
-	uint8_t len;
-	uint8_t id;
-};
-
-#define H(s, id) { s, sizeof(s) - 1, id }
-/* Grouped by length so a lookup compares only names of the right size. */
-static const struct hname hnames[] = {
-	H("cseq", SIP_HDR_CSEQ), H("date", SIP_HDR_DATE), H("path", SIP_HDR_PATH),
-	H("allow", SIP_HDR_ALLOW), H("event", SIP_HDR_EVENT), H("route", SIP_HDR_ROUTE),
-	H("accept", SIP_HDR_ACCEPT), H("server", SIP_HDR_SERVER),
-	H("call-id", SIP_HDR_CALL_ID), H("contact", SIP_HDR_CONTACT), H("expires", SIP_HDR_EXPIRES),
-	H("require", SIP_HDR_REQUIRE), H("subject", SIP_HDR_SUBJECT), H("warning", SIP_HDR_WARNING),
-	H("refer-to", SIP_HDR_REFER_TO),
-	H("supported", SIP_HDR_SUPPORTED), H("timestamp", SIP_HDR_TIMESTAMP),
-	H("user-agent", SIP_HDR_USER_AGENT),
-	H("min-expires", SIP_HDR_MIN_EXPIRES), H("retry-after", SIP_HDR_RETRY_AFTER),
-	H("unsupported", SIP_HDR_UNSUPPORTED),
-	H("max-forwards", SIP_HDR_MAX_FORWARDS), H("allow-events", SIP_HDR_ALLOW_EVENTS),
-	H("content-type", SIP_HDR_CONTENT_TYPE), H("record-route", SIP_HDR_RECORD_ROUTE),
-	H("authorization", SIP_HDR_AUTHORIZATION), H("proxy-require", SIP_HDR_PROXY_REQUIRE),
-	H("accept-contact", SIP_HDR_ACCEPT_CONTACT), H("content-length", SIP_HDR_CONTENT_LENGTH),
-	H("www-authenticate", SIP_HDR_WWW_AUTHENTICATE), H("content-encoding", SIP_HDR_CONTENT_ENCODING),
-	H("proxy-authenticate", SIP_HDR_PROXY_AUTHENTICATE),
-	H("authentication-info", SIP_HDR_AUTHENTICATION_INFO),
-	H("proxy-authorization", SIP_HDR_PROXY_AUTHORIZATION),
-};
-#undef H
-
 /* RFC 3261 7.3.3 and the RFCs that registered later compact forms (3265, 3515, 3841, 4028
  * are not all listed; unknown letters stay SIP_HDR_OTHER). */
 static const uint8_t compact[26] = {
@@ -69,30 +39,93 @@ static const char *const full_names[SIP_HDR__COUNT] = {
 	[SIP_HDR_WWW_AUTHENTICATE] = "WWW-Authenticate",
 };
 
+/* Dispatch on length and first letter, then one comparison: no hashing, no loop over the
+ * table (this runs for every header of every message). */
+#define CAND(s, id_)                                                            \
+	do {                                                                    \
+		if (len == sizeof(s) - 1 && lex_eq_lc(name + 1, (s) + 1, len - 1)) \
+			return (id_);                                           \
+	} while (0)
+
 enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
 {
-	if (!name)
+	if (!name || !len)
 		return SIP_HDR_OTHER;
-	if (len == 1) {
-		char c = lc(name[0]);
-		return (c >= 'a' && c <= 'z') ? (enum sip_hdr_id)compact[c - 'a'] : SIP_HDR_OTHER;
-	}
-	if (len == 2)
-		return lex_eq_lc(name, "to", 2) ? SIP_HDR_TO : SIP_HDR_OTHER;
-	if (len == 3)
-		return lex_eq_lc(name, "via", 3) ? SIP_HDR_VIA : SIP_HDR_OTHER;
-	if (len == 4 && lex_eq_lc(name, "from", 4))
-		return SIP_HDR_FROM;
 	char c0 = lc(name[0]);
-	for (size_t i = 0; i < sizeof(hnames) / sizeof(hnames[0]); i++) {
-		const struct hname *h = &hnames[i];
-		if (h->len == len && h->lc[0] == c0 && lex_eq_lc(name, h->lc, len))
-			return (enum sip_hdr_id)h->id;
-		if (h->len > len)
-			break;
+	if (len == 1)
+		return (c0 >= 'a' && c0 <= 'z') ? (enum sip_hdr_id)compact[c0 - 'a'] : SIP_HDR_OTHER;
+	switch (c0) {
+	case 'a':
+		CAND("accept", SIP_HDR_ACCEPT);
+		CAND("allow", SIP_HDR_ALLOW);
+		CAND("authorization", SIP_HDR_AUTHORIZATION);
+		CAND("allow-events", SIP_HDR_ALLOW_EVENTS);
+		CAND("accept-contact", SIP_HDR_ACCEPT_CONTACT);
+		CAND("authentication-info", SIP_HDR_AUTHENTICATION_INFO);
+		break;
+	case 'c':
+		if (len == 7) {
+			CAND("contact", SIP_HDR_CONTACT);
+			CAND("call-id", SIP_HDR_CALL_ID);
+		}
+		CAND("cseq", SIP_HDR_CSEQ);
+		CAND("content-length", SIP_HDR_CONTENT_LENGTH);
+		CAND("content-type", SIP_HDR_CONTENT_TYPE);
+		CAND("content-encoding", SIP_HDR_CONTENT_ENCODING);
+		break;
+	case 'd':
+		CAND("date", SIP_HDR_DATE);
+		break;
+	case 'e':
+		CAND("expires", SIP_HDR_EXPIRES);
+		CAND("event", SIP_HDR_EVENT);
+		break;
+	case 'f':
+		CAND("from", SIP_HDR_FROM);
+		break;
+	case 'm':
+		CAND("max-forwards", SIP_HDR_MAX_FORWARDS);
+		CAND("min-expires", SIP_HDR_MIN_EXPIRES);
+		break;
+	case 'p':
+		CAND("proxy-require", SIP_HDR_PROXY_REQUIRE);
+		CAND("path", SIP_HDR_PATH);
+		CAND("proxy-authorization", SIP_HDR_PROXY_AUTHORIZATION);
+		CAND("proxy-authenticate", SIP_HDR_PROXY_AUTHENTICATE);
+		break;
+	case 'r':
+		CAND("route", SIP_HDR_ROUTE);
+		CAND("record-route", SIP_HDR_RECORD_ROUTE);
+		CAND("require", SIP_HDR_REQUIRE);
+		CAND("retry-after", SIP_HDR_RETRY_AFTER);
+		CAND("refer-to", SIP_HDR_REFER_TO);
+		break;
+	case 's':
+		CAND("supported", SIP_HDR_SUPPORTED);
+		CAND("server", SIP_HDR_SERVER);
+		CAND("subject", SIP_HDR_SUBJECT);
+		break;
+	case 't':
+		CAND("to", SIP_HDR_TO);
+		CAND("timestamp", SIP_HDR_TIMESTAMP);
+		break;
+	case 'u':
+		CAND("user-agent", SIP_HDR_USER_AGENT);
+		CAND("unsupported", SIP_HDR_UNSUPPORTED);
+		break;
+	case 'v':
+		CAND("via", SIP_HDR_VIA);
+		break;
+	case 'w':
+		CAND("www-authenticate", SIP_HDR_WWW_AUTHENTICATE);
+		CAND("warning", SIP_HDR_WARNING);
+		break;
+	default:
+		break;
 	}
 	return SIP_HDR_OTHER;
 }
+#undef CAND
 
 const char *sip_hdr_name(enum sip_hdr_id id)
 {

@@ -172,12 +172,3 @@ bool lex_ipv6(const char *p, const char *end)
 	}
 	return dbl ? groups <= 7 : groups == 8;
 }
-
-bool lex_eq_lc(const char *s, const char *l, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (lc(s[i]) != l[i])
-			return false;
-	}
-	return true;
-}

@@ -55,6 +55,16 @@ static inline char lc(char c)
 	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
 
+/* Case-insensitive compare of s with lower-case literal l of length n. */
+static inline bool lex_eq_lc(const char *s, const char *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (lc(s[i]) != l[i])
+			return false;
+	}
+	return true;
+}
+
 /* p at '"': returns the position after the closing quote, NULL if unterminated.
  * quoted-pair (RFC 3261 25.1) escapes any octet but CR and LF. */
 const char *lex_qstr_end(const char *p, const char *end);
@@ -65,7 +75,5 @@ const char *lex_uri_run(const char *p, const char *end, uint16_t m, bool *bad);
 bool lex_u32(struct slice s, uint32_t max, uint32_t *out);
 bool lex_ipv4(const char *p, const char *end);
 bool lex_ipv6(const char *p, const char *end);
-/* Case-insensitive compare of s with lower-case literal l of length n. */
-bool lex_eq_lc(const char *s, const char *l, size_t n);
 
 #endif

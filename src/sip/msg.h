@@ -72,10 +72,17 @@ const char *sip_hdr_name(enum sip_hdr_id id);
 struct sip_hdr {
 	struct slice name;  /* as written */
 	struct slice value; /* trimmed; may span folded lines (CRLF/LF + SP/HTAB inside) */
-	struct slice raw;   /* the whole field from its name through its line end (CRLF or LF) */
+	uint32_t raw_len;   /* the field from name.p through its line end: see sip_hdr_raw() */
 	uint16_t id;        /* enum sip_hdr_id */
 	uint16_t next;      /* index + 1 of the next header with the same known id, 0 at the end */
 };
+
+/* The whole field as received, name through line end (CRLF or LF). A length rather than a
+ * second slice keeps struct sip_hdr at 40 bytes: the header array is zeroed per message. */
+static inline struct slice sip_hdr_raw(const struct sip_hdr *h)
+{
+	return (struct slice){ h->name.p, h->raw_len };
+}
 
 enum sip_method {
 	SIP_METHOD_UNKNOWN = 0,

@@ -53,7 +53,8 @@ int sip_unescape(struct slice s, char *dst, size_t dstsz, size_t *outlen);
 /* RFC 3261 19.1.4 equivalence of two sip/sips URIs (escapes decoded, host and known params
  * case-insensitive, user/password case-sensitive, user/ttl/method/maddr/transport must match
  * when present in either, other params only when present in both, headers all compared).
- * Other schemes compare as case-insensitive scheme and exact remaining text. */
+ * Other schemes compare as case-insensitive scheme and exact remaining text. URIs with more
+ * than 32 parameters + header fields compare equal only when byte-identical (bounds CPU). */
 bool sip_uri_eq(const struct sip_uri *a, const struct sip_uri *b);
 
 #endif

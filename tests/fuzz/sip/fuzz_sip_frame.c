@@ -22,8 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			if (f.len == 0 || f.len > size - off)
 				abort();
+			/* a client takes the first CRLF of a ping as a pong at once (by design) */
 			sip_frame_next_flags(p + off, f.len - 1, 65536, flags, &g);
-			if (g.kind != SIP_FRAME_NEED_MORE)
+			if (g.kind != SIP_FRAME_NEED_MORE && !(flags && f.kind == SIP_FRAME_PING))
 				abort();
 			if (f.kind == SIP_FRAME_MESSAGE) {
 				struct sip_msg *m = NULL;

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sip/uri.h"
@@ -118,6 +119,16 @@ static void test_compare(void **state)
 	assert_false(eq("sip:a@b", "sips:a@b"));
 	assert_true(eq("tel:+1234", "tel:+1234"));
 	assert_true(eq("URN:x", "urn:x"));
+
+	/* past 32 parameters only identical text compares equal (CPU bound) */
+	char a[512], b[512];
+	size_t n = (size_t)snprintf(a, sizeof(a), "sip:h");
+	for (int i = 0; i < 40; i++)
+		n += (size_t)snprintf(a + n, sizeof(a) - n, ";p%d", i);
+	memcpy(b, a, n + 1);
+	assert_true(eq(a, b));
+	b[n - 1] = 'x';
+	assert_false(eq(a, b));
 }
 
 int main(void)
