@@ -7,6 +7,7 @@
 #include "proxy/proxy.h"
 #include "registrar/location.h"
 #include "registrar/registrar.h"
+#include "sdp/policy.h"
 #include "txn/txn.h"
 
 struct fwd;
@@ -37,6 +38,8 @@ struct proxy {
 	unsigned char secret[32]; /* flow-token MACs */
 	reg_handle_h *registerh;
 	void *register_arg;
+	char warn_host[128];        /* RFC 3261 20.43 warn-agent in our Warning headers */
+	struct sdp_metrics sdp_metrics;
 	proxy_user_known_h *user_known;
 	void *user_known_arg;
 	struct {

@@ -27,6 +27,9 @@ static const char *const supported_tags[] = { "outbound", "path" };
 
 /* ---- helpers ---- */
 
+static bool local_hostport(struct proxy_worker *pw, enum conf_transport tp, char *host, size_t hostsz, uint16_t *port);
+static const char *tp_upper(enum conf_transport tp);
+
 static struct proxy_worker *self_worker(struct proxy *p)
 {
 	struct tp_worker *w = tp_worker_self();
@@ -240,6 +243,13 @@ struct branch {
 	struct txn_client *ct;
 	bool done;
 	char target[160];
+	/* Media policy state (RFC 4568 / issue 7): the offer as forwarded, to judge the answer. */
+	struct txn_hop hop;
+	char *offer;
+	size_t offer_len;
+	struct sdp_policy pol;
+	struct sdp_hop shop;
+	bool check_answer;
 };
 
 struct fwd {
@@ -272,6 +282,8 @@ static void fwd_unlink_free(struct fwd *f)
 		txn_server_set_owner(f->st, NULL, NULL);
 	if (f->timer_c)
 		event_free(f->timer_c);
+	for (size_t i = 0; i < f->nbr; i++)
+		free(f->br[i].offer);
 	free(f->best_bytes);
 	free(f);
 }
@@ -364,6 +376,85 @@ static void timer_c_arm(struct fwd *f)
 		event_add(f->timer_c, &tv);
 }
 
+static void detached_h(struct txn_client *ct, const struct sip_msg *resp, uint16_t status, void *arg)
+{
+	(void)ct;
+	(void)resp;
+	(void)status;
+	(void)arg;
+}
+
+/* ACK then BYE to a callee whose 2xx we refuse (RFC 3261 13.2.2.4, 15.1.1): the proxy ends the
+ * dialog it won't let through. */
+static void hang_up_callee(struct fwd *f, struct branch *b, const struct sip_msg *resp)
+{
+	struct proxy_worker *pw = f->pw;
+	const struct sip_msg *req = txn_client_request(b->ct);
+	const struct sip_hdr *contact = sip_msg_hdr(resp, SIP_HDR_CONTACT);
+	const struct sip_hdr *to = sip_msg_hdr(resp, SIP_HDR_TO);
+	const struct sip_hdr *from = req ? sip_msg_hdr(req, SIP_HDR_FROM) : NULL;
+	const struct sip_cseq *cs = sip_msg_cseq(resp);
+	struct slice cid = sip_msg_call_id(resp);
+	struct sip_contact c;
+	struct slice rest = contact ? contact->value : (struct slice){ 0 };
+	if (!contact || !to || !from || !cs || sip_contact_parse(&rest, &c))
+		return;
+	char vhost[80], branch[96], buf[4096];
+	uint16_t vport = 0;
+	enum conf_transport tp = b->hop.transport == CONF_TP_UDP ? CONF_TP_UDP : tp_conn_id_transport(b->hop.conn_id);
+	if (!local_hostport(pw, tp, vhost, sizeof(vhost), &vport))
+		snprintf(vhost, sizeof(vhost), "127.0.0.1");
+	struct slice tov = to->value, fromv = from->value, uri = c.na.uri.whole;
+	for (int i = 0; i < 2; i++) {
+		const char *m = i ? "BYE" : "ACK";
+		make_branch(pw, 0, 0, branch, sizeof(branch));
+		int n = snprintf(buf, sizeof(buf),
+				 "%s %.*s SIP/2.0\r\nVia: SIP/2.0/%s %s:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+				 "From: %.*s\r\nTo: %.*s\r\nCall-ID: %.*s\r\nCSeq: %u %s\r\n%s"
+				 "Content-Length: 0\r\n\r\n",
+				 m, (int)uri.len, uri.p, tp_upper(tp), vhost, vport, branch, (int)fromv.len, fromv.p,
+				 (int)tov.len, tov.p, (int)cid.len, cid.p, cs->num + (unsigned)i, m,
+				 i ? "Reason: SIP;cause=488;text=\"media policy\"\r\n" : "");
+		if (n <= 0 || (size_t)n >= sizeof(buf))
+			return;
+		if (i == 0) {
+			send_h(&b->hop, buf, (size_t)n, pw);
+		} else {
+			struct txn_client *bye = NULL;
+			if (txn_client_start(pw->txl, &b->hop, buf, (size_t)n, slice_from_cstr(branch), detached_h, NULL,
+					     &bye) == 0)
+				txn_client_detach(bye);
+		}
+	}
+}
+
+static bool answer_refused(struct fwd *f, struct branch *b, const struct sip_msg *resp)
+{
+	struct slice body = sip_msg_body(resp);
+	if (!body.len)
+		return false; /* answer comes in the ACK (late offer): judged there by the UA */
+	struct sdp_verdict v = { 0 };
+	struct proxy *p = f->pw->p;
+	int e = sdp_policy_check_answer_body(&v, (struct slice){ b->offer, b->offer_len }, body, &b->pol, &b->shop,
+					     p->warn_host, &p->sdp_metrics);
+	bool refuse = e == 0 && v.action == SDP_REJECT;
+	if (refuse) {
+		struct slice cid = sip_msg_call_id(resp);
+		log_notice("media.answer_refused", "call_id=\"%.*s\" target=\"%s\" reason=%s", (int)cid.len, cid.p,
+			   b->target, sdp_reason_name(v.reason));
+		hang_up_callee(f, b, resp);
+		if (!f->final_sent && f->st) {
+			char warn[SDP_WARNING_MAX + 16];
+			snprintf(warn, sizeof(warn), "Warning: %s", v.warning);
+			struct slice extra = slice_from_cstr(warn);
+			f->final_sent = true;
+			txn_server_reply(f->st, 488, "Not Acceptable Here", &extra, 1);
+		}
+	}
+	sdp_verdict_clear(&v);
+	return refuse;
+}
+
 static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uint16_t status, void *arg)
 {
 	(void)ct;
@@ -383,6 +474,12 @@ static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uin
 	}
 	b->done = true;
 	f->pending--;
+	if (status < 300 && b->check_answer && resp && answer_refused(f, b, resp)) {
+		/* The answer broke the leg's media policy: the callee is hung up on and the caller
+		 * gets the failure instead of the 2xx. */
+		status = 488;
+		have_bytes = false;
+	}
 	if (status < 300) {
 		/* 16.7 item 5 / 10: every 2xx goes up at once; other INVITE branches are cancelled. */
 		if (have_bytes)
@@ -392,6 +489,10 @@ static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uin
 		f->final_sent = true;
 		if (f->is_invite)
 			cancel_others(f, b, "SIP;cause=200;text=\"Call completed elsewhere\"");
+	} else if (status == 488 && f->final_sent) {
+		/* refused answer: the failure already went up; stop the other branches too */
+		if (f->is_invite)
+			cancel_others(f, b, NULL);
 	} else {
 		if (better_final(status, f->best)) {
 			f->best = status;
@@ -416,6 +517,8 @@ struct target {
 	struct txn_hop hop;
 	char ruri[512]; /* new Request-URI, "" keeps it */
 	bool tls;
+	bool final_hop;                /* a registered UA: nothing lies beyond this hop */
+	const struct conf_peer *peer;  /* the peer it goes to, NULL for a UA */
 	char desc[160];
 };
 
@@ -426,6 +529,7 @@ static void hop_for_binding(const struct loc_binding *b, struct target *t)
 	t->hop.conn_id = b->conn_id;
 	t->hop.addr = b->received;
 	t->tls = b->transport == CONF_TP_TLS;
+	t->final_hop = true;
 	snprintf(t->ruri, sizeof(t->ruri), "%s", b->contact);
 	snprintf(t->desc, sizeof(t->desc), "binding %s conn=%llu", b->contact, (unsigned long long)b->conn_id);
 }
@@ -534,6 +638,7 @@ static void route_request(struct proxy_worker *pw, const struct sip_msg *req, co
 		t->hop.transport = CONF_TP_TLS;
 		t->hop.conn_id = cid;
 		t->tls = tp_conn_id_transport(cid) == CONF_TP_TLS;
+		t->peer = &p->conf->peers[idx];
 		snprintf(t->desc, sizeof(t->desc), "peer %s", p->conf->peers[idx].name);
 		return;
 	}
@@ -591,6 +696,7 @@ static void route_request(struct proxy_worker *pw, const struct sip_msg *req, co
 	t->hop.transport = CONF_TP_TLS;
 	t->hop.conn_id = cid;
 	t->tls = tp_conn_id_transport(cid) == CONF_TP_TLS;
+	t->peer = &p->conf->peers[idx];
 	snprintf(t->desc, sizeof(t->desc), "peer %s", p->conf->peers[idx].name);
 	r->record_route = !in_dialog && m != SIP_METHOD_REGISTER && m != SIP_METHOD_OPTIONS;
 }
@@ -699,6 +805,50 @@ static void forward_stateless(struct proxy_worker *pw, struct sip_msg *req, cons
 	free(r);
 }
 
+static void policy_of(const struct conf_media_policy *c, struct sdp_policy *pol)
+{
+	*pol = SDP_POLICY_DEFAULT;
+	if (!c)
+		return;
+	pol->media = c->media == CONF_MEDIA_SECURE_REQUIRED	 ? SDP_MEDIA_SECURE_REQUIRED
+		     : c->media == CONF_MEDIA_SECURE_PREFERRED ? SDP_MEDIA_SECURE_PREFERRED
+							     : SDP_MEDIA_ANY;
+	pol->key_mgmt = ((c->key_management & CONF_KM_SDES) ? SDP_KM_SDES : 0) |
+			((c->key_management & CONF_KM_MIKEY) ? SDP_KM_MIKEY : 0) |
+			((c->key_management & CONF_KM_DTLS) ? SDP_KM_DTLS : 0);
+	pol->mismatch_status = c->mismatch_response;
+	pol->sdes_on_insecure_hop = c->sdes_on_insecure_hop == CONF_SDES_HOP_STRIP ? SDP_SDES_HOP_STRIP : SDP_SDES_HOP_REFUSE;
+}
+
+/* Swaps the body of a built message (keys stripped) and fixes its Content-Length. */
+static int replace_body(char *msg, size_t *lenp, size_t cap, const char *body, size_t blen)
+{
+	struct sip_msg *m = NULL;
+	struct sip_verdict v;
+	if (sip_msg_parse(msg, *lenp, NULL, SIP_PARSE_STREAM, &m, &v))
+		return EBADMSG;
+	const struct sip_hdr *cl = sip_msg_hdr(m, SIP_HDR_CONTENT_LENGTH);
+	size_t eoh_len = 0, eoh = sip_msg_hdr_end(m, &eoh_len);
+	if (!cl) {
+		mem_deref(m);
+		return EBADMSG;
+	}
+	struct slice raw = sip_hdr_raw(cl);
+	static _Thread_local char tmp[OUT_MAX];
+	size_t a = (size_t)(raw.p - msg);
+	size_t b0 = a + raw.len;
+	size_t headers_end = eoh + eoh_len;
+	mem_deref(m);
+	int n = snprintf(tmp, sizeof(tmp), "%.*sContent-Length: %zu\r\n%.*s", (int)a, msg, blen, (int)(headers_end - b0),
+			 msg + b0);
+	if (n < 0 || (size_t)n + blen > cap || (size_t)n + blen > sizeof(tmp))
+		return EOVERFLOW;
+	memcpy(tmp + n, body, blen);
+	memcpy(msg, tmp, (size_t)n + blen);
+	*lenp = (size_t)n + blen;
+	return 0;
+}
+
 static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct sip_msg *req, const struct txn_hop *from,
 			  const struct proxy_origin *o)
 {
@@ -772,15 +922,58 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 		timer_c_arm(f);
 	}
 	static _Thread_local char out[OUT_MAX];
+	struct slice body = sip_msg_body(req);
+	enum sip_method m = sip_msg_method_id(req);
+	bool offer = (m == SIP_METHOD_INVITE || m == SIP_METHOD_UPDATE) && body.len &&
+		     slice_eq_cstr_ci(sip_msg_content_type(req), "application/sdp");
+	struct sdp_verdict refused = { 0 };
 	for (size_t i = 0; i < r->ntargets && f->nbr < MAX_BRANCHES; i++) {
 		char branch[96];
 		size_t len = 0;
-		if (build_forward(pw, req, from, r, &r->t[i], out, sizeof(out), &len, branch, sizeof(branch))) {
+		struct sdp_verdict sv = { 0 };
+		struct sdp_policy pol;
+		struct sdp_hop shop = { 0 };
+		if (offer) {
+			/* RFC 4568 8: keys only where every hop is TLS; the leg's policy judges the rest. */
+			policy_of(r->t[i].peer ? &r->t[i].peer->media : o->iface ? &o->iface->media : NULL, &pol);
+			shop.next_hop_tls = r->t[i].tls;
+			shop.target_sips = (ruri && ruri->scheme == SIP_URI_SIPS) || (r->t[i].final_hop && o->tls);
+			if (sdp_policy_check_offer_body(&sv, body, &pol, &shop, p->warn_host, &p->sdp_metrics) ||
+			    sv.action == SDP_REJECT) {
+				log_info("media.offer_refused", "call_id=\"%.*s\" target=\"%s\" status=%u reason=%s", (int)cid.len,
+					 cid.p, r->t[i].desc, sv.status, sdp_reason_name(sv.reason));
+				if (!refused.status) {
+					sdp_verdict_clear(&refused);
+					refused = sv;
+				} else {
+					sdp_verdict_clear(&sv);
+				}
+				continue;
+			}
+			if (sv.insecure_media)
+				log_notice("media.insecure", "call_id=\"%.*s\" target=\"%s\" note=\"RTP without SRTP can be intercepted\"",
+					   (int)cid.len, cid.p, r->t[i].desc);
+		}
+		if (build_forward(pw, req, from, r, &r->t[i], out, sizeof(out), &len, branch, sizeof(branch)) ||
+		    (sv.action == SDP_ACCEPT_STRIPPED && replace_body(out, &len, sizeof(out), sv.body, sv.body_len))) {
 			log_warn("proxy.build_failed", "call_id=\"%.*s\" target=\"%s\"", (int)cid.len, cid.p, r->t[i].desc);
+			sdp_verdict_clear(&sv);
 			continue;
 		}
 		struct branch *b = &f->br[f->nbr];
 		b->f = f;
+		b->hop = r->t[i].hop;
+		if (offer) {
+			struct slice fwd_offer = sv.action == SDP_ACCEPT_STRIPPED ? (struct slice){ sv.body, sv.body_len } : body;
+			if ((b->offer = malloc(fwd_offer.len + 1))) {
+				memcpy(b->offer, fwd_offer.p, fwd_offer.len);
+				b->offer_len = fwd_offer.len;
+				b->pol = pol;
+				b->shop = shop;
+				b->check_answer = m == SIP_METHOD_INVITE;
+			}
+		}
+		sdp_verdict_clear(&sv);
 		snprintf(b->target, sizeof(b->target), "%s", r->t[i].desc);
 		f->nbr++;
 		f->pending++;
@@ -795,10 +988,18 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 	}
 	free(r);
 	if (f->nbr == 0) {
-		txn_server_reply(st, 503, "Service Unavailable (no target could be reached)", NULL, 0);
+		if (refused.status) {
+			char warn[SDP_WARNING_MAX + 16];
+			snprintf(warn, sizeof(warn), "Warning: %s", refused.warning);
+			struct slice extra = slice_from_cstr(warn);
+			txn_server_reply(st, (uint16_t)refused.status, NULL, &extra, 1);
+		} else {
+			txn_server_reply(st, 503, "Service Unavailable (no target could be reached)", NULL, 0);
+		}
 		f->final_sent = true;
 		fwd_maybe_free(f);
 	}
+	sdp_verdict_clear(&refused);
 }
 
 static void handle_cancel(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *req)
@@ -1115,6 +1316,7 @@ int proxy_alloc(struct proxy **pp, const struct proxy_settings *s)
 	p->register_arg = s->register_arg;
 	p->user_known = s->user_known;
 	p->user_known_arg = s->user_known_arg;
+	snprintf(p->warn_host, sizeof(p->warn_host), "%s", s->conf->global.domains.n ? s->conf->global.domains.v[0] : "sipsd");
 	if (RAND_bytes(p->secret, sizeof(p->secret)) != 1)
 		goto fail;
 	p->npeers = s->npeers;
