@@ -389,7 +389,8 @@ static void detached_h(struct txn_client *ct, const struct sip_msg *resp, uint16
 static void hang_up_callee(struct fwd *f, struct branch *b, const struct sip_msg *resp)
 {
 	struct proxy_worker *pw = f->pw;
-	const struct sip_msg *req = txn_client_request(b->ct);
+	/* From as we forwarded it: the caller's, unchanged (the client txn is already over). */
+	const struct sip_msg *req = f->st ? txn_server_request(f->st) : NULL;
 	const struct sip_hdr *contact = sip_msg_hdr(resp, SIP_HDR_CONTACT);
 	const struct sip_hdr *to = sip_msg_hdr(resp, SIP_HDR_TO);
 	const struct sip_hdr *from = req ? sip_msg_hdr(req, SIP_HDR_FROM) : NULL;
