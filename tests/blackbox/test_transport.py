@@ -169,3 +169,18 @@ def test_peer_with_wrong_identity_is_refused(sipsd_factory, demo_pki):
         assert s.stop() == 0
     finally:
         peer.close()
+
+
+def test_ipv6_tls_listener(sipsd_factory, demo_pki):
+    """listen = tls:[::1]:PORT — an IPv6 reference in the config, a real IPv6 socket."""
+    port = free_port("::1")
+    text = tls_config(demo_pki, "127.0.0.1", free_port("127.0.0.1")).replace(
+        "listen = tls:127.0.0.1:", f"listen = tls:[::1]:{port}, tls:127.0.0.1:")
+    s = sipsd_factory(text).start()
+    s.wait_log("address=[::1]:%d" % port)
+    ctx = client_context(demo_pki)
+    raw = socket.create_connection(("::1", port), timeout=5)
+    c = ctx.wrap_socket(raw, server_hostname="localhost")
+    c.sendall(options())
+    assert read_response(c).startswith("SIP/2.0 200 ")
+    c.close()
