@@ -28,6 +28,18 @@ void *mem_zalloc(size_t size, mem_destroy_h *dh)
 	return h->align;
 }
 
+void *mem_alloc(size_t size, mem_destroy_h *dh)
+{
+	if (size > SIZE_MAX - sizeof(struct mem_hdr))
+		return NULL;
+	struct mem_hdr *h = malloc(sizeof(*h) + size);
+	if (!h)
+		return NULL;
+	atomic_init(&h->nrefs, 1);
+	h->dh = dh;
+	return h->align;
+}
+
 void *mem_ref(void *data)
 {
 	if (data)

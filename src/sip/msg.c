@@ -2,6 +2,7 @@
 #include "sip/msg.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -55,7 +56,7 @@ static struct sip_hdr *hdr_add(struct sip_msg *m, const struct sip_limits *lim)
 		uint32_t ncap = m->cap * 2;
 		if (ncap > lim->max_headers)
 			ncap = lim->max_headers;
-		struct sip_hdr *n = mem_zalloc(sizeof(*n) * ncap, NULL);
+		struct sip_hdr *n = mem_alloc(sizeof(*n) * ncap, NULL);
 		if (!n)
 			return NULL;
 		memcpy(n, m->hdrs, sizeof(*n) * m->nhdrs);
@@ -64,7 +65,9 @@ static struct sip_hdr *hdr_add(struct sip_msg *m, const struct sip_limits *lim)
 		m->hdrs = n;
 		m->cap = ncap;
 	}
-	return &m->hdrs[m->nhdrs++];
+	struct sip_hdr *h = &m->hdrs[m->nhdrs++];
+	memset(h, 0, sizeof(*h));
+	return h;
 }
 
 /* "SIP/" 1*DIGIT "." 1*DIGIT */
@@ -342,9 +345,12 @@ static int parse_common(void *owner, const char *buf, size_t len, const struct s
 	/* a datagram may carry noise after the message; only the size limit is binding */
 	if (len > lim->max_message_size && ((flags & SIP_PARSE_STREAM) || len > 2u * lim->max_message_size))
 		return sip_verdict_set(v, EOVERFLOW, 513, "Message Too Large");
-	struct sip_msg *m = mem_zalloc(sizeof(*m) + (owner ? 0 : len), msg_destroy);
+	/* Only the index part is zeroed: the inline header slots are cleared as they are used and
+	 * the data area is overwritten, which saves a few KB of memset per message. */
+	struct sip_msg *m = mem_alloc(sizeof(*m) + (owner ? 0 : len), msg_destroy);
 	if (!m)
 		return sip_verdict_set(v, ENOMEM, 500, "Server Internal Error");
+	memset(m, 0, offsetof(struct sip_msg, inl));
 	if (owner) {
 		m->owner = mem_ref(owner);
 	} else if (len) {
