@@ -208,9 +208,11 @@ class UA:
 
     def register(self, expires=3600, contact=None, extra=(), password=None, alg_pref=None, call_id=None,
                  timeout=5.0, auth=True):
-        """REGISTER, answering a digest challenge once. Returns the final response."""
+        """REGISTER, answering a digest challenge once. Returns the final response.
+        contact=False sends no Contact (a fetch, RFC 3261 10.2.3); expires=None no Expires."""
         contact = contact if contact is not None else f"<{self.contact_uri}>"
-        hdrs = [f"Contact: {contact}", f"Expires: {expires}"] + list(extra)
+        hdrs = ([f"Contact: {contact}"] if contact is not False else []) + \
+            ([f"Expires: {expires}"] if expires is not None else []) + list(extra)
         ruri = f"sip:{self.domain}"
         cid = call_id or self.call_id
         self.send(self.request("REGISTER", ruri, hdrs, to=self.aor, call_id=cid))
