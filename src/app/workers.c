@@ -11,6 +11,8 @@
 #include "base/mem.h"
 #include "proxy/proxy.h"
 #include "registrar/location.h"
+#include "registrar/registrar.h"
+#include "store/store.h"
 #include "sip/limits.h"
 #include "transport/transport.h"
 
@@ -21,6 +23,8 @@ struct app_workers {
 	bool *started;
 	struct tp_peer **peers;
 	struct location *location;
+	struct store *store;         /* registrar wiring (issue 5) */
+	struct registrar *registrar;
 	struct proxy *proxy;
 };
 
@@ -33,6 +37,11 @@ static void *worker_main(void *arg)
 static void workers_free(struct app_workers *ws)
 {
 	mem_deref(ws->proxy);
+	registrar_close(ws->registrar);
+	mem_deref(ws->registrar);
+	if (ws->store)
+		store_close(ws->store);
+	mem_deref(ws->store);
 	mem_deref(ws->pool);
 	mem_deref(ws->location);
 	free(ws->peers);
@@ -100,6 +109,16 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 		};
 		err = tp_peer_start(tp_pool_worker(ws->pool, 0), &ps, &ws->peers[k]);
 	}
+	/* Registrar wiring (issue 5): the store runs its own thread so SQLite never stalls a loop;
+	 * the registrar loads the stored bindings into the location service before we listen. */
+	if (!err) {
+		struct store_opts so = { .backend = STORE_BACKEND_SQLITE, .path = conf->store.path, .thread = true };
+		err = store_open(&ws->store, &so);
+	}
+	if (!err) {
+		struct registrar_settings rs = { .conf = conf, .store = ws->store, .location = ws->location };
+		err = registrar_alloc(&ws->registrar, &rs);
+	}
 	if (!err) {
 		struct proxy_settings pset = {
 			.conf = conf,
@@ -107,6 +126,10 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 			.pool = ws->pool,
 			.peers = ws->peers,
 			.npeers = conf->npeers,
+			.registerh = registrar_handle,
+			.register_arg = ws->registrar,
+			.user_known = registrar_user_known,
+			.user_known_arg = ws->registrar,
 		};
 		err = proxy_alloc(&ws->proxy, &pset);
 	}
@@ -136,6 +159,11 @@ void app_workers_stop(struct app_workers *ws, unsigned timeout_ms)
 {
 	if (!ws)
 		return;
+	/* Registrar wiring (issue 5): finish queued store writes while the loops still run to take
+	 * their completions (store.h), then stop the workers. */
+	registrar_close(ws->registrar);
+	if (ws->store)
+		store_close(ws->store);
 	for (unsigned i = 0; i < ws->n; i++)
 		tp_worker_stop(tp_pool_worker(ws->pool, i), timeout_ms);
 	struct timespec deadline;
@@ -152,3 +180,4 @@ void app_workers_stop(struct app_workers *ws, unsigned timeout_ms)
 	if (all_joined)
 		workers_free(ws);
 }
+
