@@ -188,7 +188,7 @@ static void sdp_body(struct conn *c, char *out, size_t sz)
 		 "a=rtpmap:0 PCMU/8000\r\n"
 		 "a=rtpmap:8 PCMA/8000\r\n"
 		 "a=rtpmap:101 telephone-event/8000\r\n"
-		 "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2lwc2JlbmNoIHRlc3Qga2V5IG1hdGVyaWFsISE=\r\n"
+		 "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2lwc2JlbmNoIFNSVFAga2V5IGFuZCBzYWx0IDMw\r\n"
 		 "a=sendrecv\r\n",
 		 (unsigned long long)c->w->seq, c->laddr, c->laddr, 20000u + 2u * (c->ua % 10000u));
 }
