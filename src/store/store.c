@@ -677,9 +677,10 @@ int store_binding_update_async(struct store_client *c, struct slice aor, bool de
 	for (size_t i = 0; !e && i < r->nown; i++)
 		e = slice_eq(r->own[i]->aor, r->k1) ? 0 : EINVAL;
 	if (!e) {
-		r->del = (const struct store_binding *const *)(r->own + d0);
+		/* r->own is NULL when there is nothing to own: no pointer arithmetic on it then. */
+		r->del = r->own && ndel ? (const struct store_binding *const *)(r->own + d0) : NULL;
 		r->ndel = ndel;
-		r->put = (const struct store_binding *const *)(r->own + p0);
+		r->put = r->own && nput ? (const struct store_binding *const *)(r->own + p0) : NULL;
 		r->nput = nput;
 	}
 	return submit(r, e);
