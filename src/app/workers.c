@@ -128,6 +128,8 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 			.npeers = conf->npeers,
 			.registerh = registrar_handle,
 			.register_arg = ws->registrar,
+			.authorizeh = registrar_authorize,
+			.authorize_arg = ws->registrar,
 			.user_known = registrar_user_known,
 			.user_known_arg = ws->registrar,
 		};

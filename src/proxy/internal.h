@@ -38,6 +38,8 @@ struct proxy {
 	unsigned char secret[32]; /* flow-token MACs */
 	reg_handle_h *registerh;
 	void *register_arg;
+	reg_handle_h *authorizeh;
+	void *authorize_arg;
 	char warn_host[128];        /* RFC 3261 20.43 warn-agent in our Warning headers */
 	struct sdp_metrics sdp_metrics;
 	proxy_user_known_h *user_known;

@@ -27,6 +27,9 @@ static const char *const supported_tags[] = { "outbound", "path" };
 
 /* ---- helpers ---- */
 
+struct proxy_origin;
+static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct sip_msg *req, const struct txn_hop *from,
+			  const struct proxy_origin *o);
 static bool local_hostport(struct proxy_worker *pw, enum conf_transport tp, char *host, size_t hostsz, uint16_t *port);
 static const char *tp_upper(enum conf_transport tp);
 
@@ -1040,6 +1043,36 @@ static void reg_reply_h_(uint16_t status, const char *reason, const struct slice
 	free(rc);
 }
 
+/* A caller proving itself with digest before its request leaves for another domain. */
+struct auth_wait {
+	struct proxy_worker *pw;
+	struct txn_server *st;
+	struct txn_hop hop;
+	struct proxy_origin o;
+};
+
+static void auth_done_h(uint16_t status, const char *reason, const struct slice *extra, size_t n_extra, void *arg)
+{
+	struct auth_wait *aw = arg;
+	if (status == 0) {
+		aw->o.authenticated = true;
+		proxy_forward(aw->pw, aw->st, (struct sip_msg *)txn_server_request(aw->st), &aw->hop, &aw->o);
+	} else {
+		txn_server_reply(aw->st, status, reason, extra, n_extra);
+	}
+	mem_deref(aw->st);
+	free(aw);
+}
+
+static bool needs_proxy_auth(struct proxy *p, const struct sip_msg *req, const struct proxy_origin *o)
+{
+	const struct sip_uri *ruri = sip_msg_ruri(req);
+	const struct sip_nameaddr *to = sip_msg_to(req);
+	if (o->trusted || o->authenticated || !ruri || (to && to->tag.len) || sip_msg_hdr(req, SIP_HDR_ROUTE))
+		return false; /* in-dialog and pre-routed requests follow their route */
+	return !domain_is_ours(p, ruri->host) && !proxy_host_is_ours(p, ruri->host, ruri->port);
+}
+
 static void origin_of(struct proxy *p, const struct tp_source *src, uint64_t conn_id, struct proxy_origin *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -1153,6 +1186,29 @@ static void handle_request(struct proxy_worker *pw, const struct tp_source *src,
 			reply(pw, st, 500, "Server Internal Error (registrar)", NULL, 0);
 			mem_deref(rc->st);
 			free(rc);
+		}
+		return;
+	}
+	if (p->authorizeh && needs_proxy_auth(p, req, &o)) {
+		struct auth_wait *aw = malloc(sizeof(*aw));
+		if (!aw) {
+			reply(pw, st, 500, "Server Internal Error (out of memory)", NULL, 0);
+			return;
+		}
+		*aw = (struct auth_wait){ .pw = pw, .st = mem_ref(st), .hop = *hop, .o = o };
+		struct reg_origin ro = {
+			.iface = src->iface ? src->iface : "",
+			.transport = src->transport,
+			.conn_id = hop->conn_id,
+			.remote = src->remote,
+			.auth = CONF_AUTH_DIGEST,
+			.cert_verified = o.authenticated,
+			.peer = src->conn ? tp_conn_tls_info(src->conn) : NULL,
+		};
+		if (p->authorizeh(req, &ro, auth_done_h, aw, p->authorize_arg)) {
+			mem_deref(aw->st);
+			free(aw);
+			reply(pw, st, 500, "Server Internal Error (authorization)", NULL, 0);
 		}
 		return;
 	}
@@ -1315,6 +1371,8 @@ int proxy_alloc(struct proxy **pp, const struct proxy_settings *s)
 	p->pool = s->pool;
 	p->registerh = s->registerh;
 	p->register_arg = s->register_arg;
+	p->authorizeh = s->authorizeh;
+	p->authorize_arg = s->authorize_arg;
 	p->user_known = s->user_known;
 	p->user_known_arg = s->user_known_arg;
 	snprintf(p->warn_host, sizeof(p->warn_host), "%s", s->conf->global.domains.n ? s->conf->global.domains.v[0] : "sipsd");

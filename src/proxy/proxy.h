@@ -25,6 +25,8 @@ struct proxy_settings {
 	const struct conf *conf;     /* domains, interfaces, peers, timers (referenced) */
 	reg_handle_h *registerh;     /* REGISTER handling; NULL = 501 for REGISTER */
 	void *register_arg;
+	reg_handle_h *authorizeh;    /* digest for callers to other domains (407); NULL = 403 */
+	void *authorize_arg;
 	proxy_user_known_h *user_known;
 	void *user_known_arg;
 	struct location *location;   /* where registered users are */

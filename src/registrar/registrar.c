@@ -103,6 +103,7 @@ struct reg_req {
 	struct loc_binding *set;
 	size_t nset;
 	bool require_outbound;
+	bool proxy_auth;            /* registrar_authorize(): 407 / Proxy-Authorization, no binding */
 };
 
 /* ---- small helpers ---- */
@@ -162,7 +163,7 @@ static void finish(struct reg_req *q, uint16_t status, const char *reason, const
 	struct registrar *r = q->r;
 	if (status >= 200 && status < 300)
 		atomic_fetch_add(&r->n_ok, 1);
-	else if (status == 401)
+	else if (status == 401 || status == 407)
 		atomic_fetch_add(&r->n_challenged, 1);
 	else if (status == 403)
 		atomic_fetch_add(&r->n_forbidden, 1);
@@ -383,6 +384,7 @@ static void challenge(struct reg_req *q, unsigned algs, bool stale, const char *
 		.realm = user_realm(q),
 		.algs = algs,
 		.stale = stale,
+		.proxy = q->proxy_auth,
 		.opaque = slice_from_cstr(opaque),
 		.binding = slice_from_cstr(opaque),
 	};
@@ -402,7 +404,7 @@ static void challenge(struct reg_req *q, unsigned algs, bool stale, const char *
 		p = e + 2;
 	}
 	log_debug("registrar.challenge", "aor=\"%s\" stale=%d why=\"%s\"", q->aor, stale, why);
-	finish(q, 401, NULL, extra, ne);
+	finish(q, q->proxy_auth ? 407 : 401, NULL, extra, ne);
 }
 
 enum authz { AUTHZ_OK, AUTHZ_DONE };
@@ -412,7 +414,8 @@ enum authz { AUTHZ_OK, AUTHZ_DONE };
 static int find_cred(struct reg_req *q, struct slice realm, struct auth_cred *cred)
 {
 	int found = 0;
-	for (const struct sip_hdr *h = sip_msg_hdr(q->msg, SIP_HDR_AUTHORIZATION); h; h = sip_msg_hdr_next(q->msg, h)) {
+	enum sip_hdr_id hid = q->proxy_auth ? SIP_HDR_PROXY_AUTHORIZATION : SIP_HDR_AUTHORIZATION;
+	for (const struct sip_hdr *h = sip_msg_hdr(q->msg, hid); h; h = sip_msg_hdr_next(q->msg, h)) {
 		enum auth_err why = AUTH_ERR_NONE;
 		if (auth_cred_parse(h->value, cred, &why)) {
 			char reason[96];
@@ -427,7 +430,7 @@ static int find_cred(struct reg_req *q, struct slice realm, struct auth_cred *cr
 	if (found) {
 		/* re-parse the first one (the last parse left another realm's values) */
 		enum auth_err why;
-		auth_cred_parse(sip_msg_hdr(q->msg, SIP_HDR_AUTHORIZATION)->value, cred, &why);
+		auth_cred_parse(sip_msg_hdr(q->msg, hid)->value, cred, &why);
 	}
 	return found;
 }
@@ -562,6 +565,12 @@ static void user_done(int err, struct store_user *u, void *arg)
 	else
 		mem_deref(u);
 	reg_users_note(r->users, q->aor, q->urec != NULL);
+	if (q->proxy_auth) {
+		/* RFC 3261 22.3: a proxy authenticates the caller with the same credentials. */
+		if (check_digest(q) == AUTHZ_OK)
+			finish(q, 0, NULL, NULL, 0);
+		return;
+	}
 	if (q->auth == CONF_AUTH_CERTIFICATE || q->auth == CONF_AUTH_DIGEST_CERTIFICATE) {
 		if (!check_certificate(q)) {
 			finish_log(q, 403, "Forbidden (certificate does not match AOR)",
@@ -989,6 +998,62 @@ int registrar_handle(struct sip_msg *req, const struct reg_origin *o, reg_reply_
 		finish(q, err == EAGAIN ? 503 : 500, err == EAGAIN ? "Service Unavailable (store busy)" : "Server Internal Error (store)",
 		       ra, 1);
 	}
+	return 0;
+}
+
+int registrar_authorize(struct sip_msg *req, const struct reg_origin *o, reg_reply_h *reply, void *reply_arg,
+			void *arg)
+{
+	struct registrar *r = arg;
+	if (!r || !req || !o || !reply)
+		return EINVAL;
+	void *loop = r->loop_self();
+	struct store_client *c = loop ? client_for(r, loop) : NULL;
+	if (!c)
+		return loop ? ENOMEM : EINVAL;
+	struct reg_req *q = calloc(1, sizeof(*q));
+	if (!q)
+		return ENOMEM;
+	q->r = r;
+	q->msg = mem_ref(req);
+	q->reply = reply;
+	q->reply_arg = reply_arg;
+	q->loop = loop;
+	q->client = c;
+	q->transport = o->transport;
+	q->conn_id = o->conn_id;
+	q->remote = o->remote;
+	q->auth = CONF_AUTH_DIGEST;
+	q->proxy_auth = true;
+	snprintf(q->aor, sizeof(q->aor), "-");
+	/* The caller is who From names: one of our users (RFC 3261 22.3). */
+	const struct sip_nameaddr *from = sip_msg_from(req);
+	if (!from || location_aor_of(&from->uri, q->aor, sizeof(q->aor)) || !domain_is_ours(r->conf, from->uri.host)) {
+		finish_log(q, 403, "Forbidden (caller is not a user of this domain)", "From not ours");
+		return 0;
+	}
+	const char *at = strchr(q->aor + 4, '@');
+	if (!at || at == q->aor + 4 || (size_t)(at - (q->aor + 4)) > AUTH_USERNAME_MAX) {
+		finish_log(q, 403, "Forbidden (From without user)", "From without user part");
+		return 0;
+	}
+	memcpy(q->user, q->aor + 4, (size_t)(at - (q->aor + 4)));
+	q->user[at - (q->aor + 4)] = '\0';
+	snprintf(q->domain, sizeof(q->domain), "%s", at + 1);
+	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_PROXY_AUTHORIZATION); h; h = sip_msg_hdr_next(req, h)) {
+		struct auth_cred cred;
+		enum auth_err why = AUTH_ERR_NONE;
+		if (auth_cred_parse(h->value, &cred, &why)) {
+			char reason[96];
+			snprintf(reason, sizeof(reason), "Bad Request (Proxy-Authorization: %s)", auth_err_reason(why));
+			finish_log(q, 400, reason, auth_err_reason(why));
+			return 0;
+		}
+	}
+	int err = store_user_get_async(c, slice_from_cstr(q->user), slice_from_cstr(q->domain), user_done, q);
+	if (err)
+		finish(q, err == EAGAIN ? 503 : 500, err == EAGAIN ? "Service Unavailable (store busy)" : "Server Internal Error (store)",
+		       NULL, 0);
 	return 0;
 }
 

@@ -74,6 +74,12 @@ void registrar_close(struct registrar *r);
 /* reg_handle_h; arg = the registrar. Call on a loop_self() loop. */
 int registrar_handle(struct sip_msg *req, const struct reg_origin *o, reg_reply_h *reply, void *reply_arg,
 		     void *arg);
+/* Proxy authentication of a caller (RFC 3261 22.3) for requests leaving towards other domains:
+ * digest over Proxy-Authorization against the From user's credentials. reply gets status 0 when
+ * the caller is authenticated, else the response to send (407 with Proxy-Authenticate, 403, 400).
+ * Same calling rules as registrar_handle(). */
+int registrar_authorize(struct sip_msg *req, const struct reg_origin *o, reg_reply_h *reply, void *reply_arg,
+			void *arg);
 /* proxy_user_known_h; arg = the registrar: aor (canonical, location_aor_of()) is a provisioned,
  * enabled user. Lock-protected in-memory set, never touches the store. */
 bool registrar_user_known(const char *aor, void *arg);

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import BUILD_DIR, PeerServer, client_context, free_port, loopback_addr, tls_config
-from sipua import SDP, UA, Msg, rand, response_to
+from sipua import SDP, UA, Msg, digest_header, parse_auth_params, rand, response_to
 
 
 def sipsctl():
@@ -220,7 +220,12 @@ def edge_with_peer(sipsd_factory, demo_pki):
     peer_host = loopback_addr()
     peer_port = free_port(peer_host)
     trunk = TrunkServer(demo_pki, peer_host, peer_port)
+    tcp_port = free_port(host)
     text = tls_config(demo_pki, host, port, extra_global="default_peer = trunk") + f"""
+[interface:legacy]
+listen = tcp:{host}:{tcp_port}
+mutual_auth = off
+
 [peer:trunk]
 uri = sips:{down_host}:{down_port}, sips:{peer_host}:{peer_port}
 tls = default
@@ -231,7 +236,7 @@ keepalive = 5
     s = sipsd_factory(text)
     add_user(s.conf_path, "alice@localhost", "secret-alice")
     s.start()
-    s.host, s.port, s.pki, s.trunk = host, port, demo_pki, trunk
+    s.host, s.port, s.pki, s.trunk, s.tcp_port = host, port, demo_pki, trunk, tcp_port
     yield s
     trunk.close()
 
@@ -331,3 +336,24 @@ trusted_relay = yes
     invite(alice, "x@elsewhere.example")
     r = alice.final_response("INVITE", timeout=10)
     assert r.status == 482, r.raw
+
+
+def test_foreign_call_without_certificate_needs_digest(edge_with_peer):
+    """RFC 3261 22.3: a caller without a verified certificate proves itself with digest (407)."""
+    s = edge_with_peer
+    s.wait_log("peer.up", timeout=15)
+    alice = registered(s, "alice", transport="TCP")
+    ruri = invite(alice, "someone@carrier.example")
+    r = alice.final_response("INVITE", timeout=10)
+    assert r.status == 407, r.raw
+    chal = parse_auth_params(r.all("Proxy-Authenticate")[0])[1]
+    # Wrong password: 403 after the challenge.
+    bad = digest_header("INVITE", ruri, "alice", "wrong", chal, header="Proxy-Authorization")
+    alice.send(alice.request("INVITE", ruri, [f"Contact: <{alice.contact_uri}>", bad], body=SDP, call_id=alice.call_id))
+    assert alice.final_response("INVITE", timeout=10).status == 403
+    invite(alice, "someone@carrier.example")
+    chal = parse_auth_params(alice.final_response("INVITE", timeout=10).all("Proxy-Authenticate")[0])[1]
+    good = digest_header("INVITE", ruri, "alice", "secret-alice", chal, header="Proxy-Authorization")
+    alice.send(alice.request("INVITE", ruri, [f"Contact: <{alice.contact_uri}>", good], body=SDP, call_id=alice.call_id))
+    r = alice.final_response("INVITE", timeout=10)
+    assert r.status == 486, r.raw  # the trunk's answer: the call went through
