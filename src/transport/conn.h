@@ -84,6 +84,7 @@ struct tp_worker {
 	struct event *stop_deadline;
 	unsigned stop_timeout_ms;
 	bool stopping;
+	uint64_t accepted, accepted_at_sweep, accepted_at_trim;
 	struct tp_peer *peers;
 	struct evdns_base *dns; /* created on first name lookup */
 	struct tp_pool *pool;

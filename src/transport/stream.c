@@ -229,6 +229,7 @@ void tp_conn_accept(struct tp_listener *l, int fd, const struct tp_addr *remote)
 		return;
 	c->lst = l;
 	c->inbound = true;
+	w->accepted++;
 	c->local = l->local;
 	c->idle_timeout = l->spec.idle_timeout;
 	if (c->transport == CONF_TP_TLS) {

@@ -1,6 +1,7 @@
 /* Worker: one event_base per thread, its listeners and connections, timeouts, graceful stop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -258,6 +259,13 @@ static void sweep_h(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct tp_worker *w = arg;
 	uint64_t now = time_mono_ms();
+	/* After a burst of handshakes has calmed down, hand the freed handshake memory back to the
+	 * kernel: glibc keeps it in per-thread arenas otherwise, and idle connections look fat. */
+	if (w->accepted == w->accepted_at_sweep && w->accepted - w->accepted_at_trim >= 256) {
+		malloc_trim(0);
+		w->accepted_at_trim = w->accepted;
+	}
+	w->accepted_at_sweep = w->accepted;
 	struct tp_conn *c = w->conns;
 	while (c) {
 		struct tp_conn *next = c->next;
