@@ -116,7 +116,10 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 		err = store_open(&ws->store, &so);
 	}
 	if (!err) {
-		struct registrar_settings rs = { .conf = conf, .store = ws->store, .location = ws->location };
+		/* 5 s: the authenticated REGISTER follows its 401 within milliseconds; a sipsctl change
+		 * reaches the registrar within that bound (docs/registrar.md). */
+		struct registrar_settings rs = { .conf = conf, .store = ws->store, .location = ws->location,
+						 .user_cache_ttl = 5 };
 		err = registrar_alloc(&ws->registrar, &rs);
 	}
 	if (!err) {

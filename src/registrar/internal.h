@@ -30,4 +30,13 @@ int reg_binding_from_store(const struct store_binding *sb, struct loc_binding *b
 /* Start-up: every unexpired stored binding into loc, stream flows marked failed. */
 int reg_load_bindings(struct store *s, struct location *loc, time_t now, size_t *loaded);
 
+/* Short-lived user records keyed by "user@domain" (ucache.c); NULL records cache "no such
+ * user" too. ttl 0 disables it. Thread-safe. */
+struct reg_ucache;
+struct reg_ucache *reg_ucache_alloc(unsigned ttl);
+/* true and *up (a new reference, possibly NULL) when fresh. */
+bool reg_ucache_get(struct reg_ucache *c, const char *key, time_t now, struct store_user **up);
+void reg_ucache_put(struct reg_ucache *c, const char *key, struct store_user *u, time_t now);
+void reg_ucache_purge(struct reg_ucache *c, time_t now);
+
 #endif

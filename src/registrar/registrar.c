@@ -58,6 +58,7 @@ struct registrar {
 	struct store *store;
 	struct location *loc;
 	struct reg_users *users;
+	struct reg_ucache *ucache;
 	struct auth_nonce_ctx *nonce;
 	struct auth_nc_table *nc;
 	reg_loop_self_h *loop_self;
@@ -104,6 +105,7 @@ struct reg_req {
 	size_t nset;
 	bool require_outbound;
 	bool proxy_auth;            /* registrar_authorize(): 407 / Proxy-Authorization, no binding */
+	bool from_cache;            /* the user record came from the short-lived cache */
 };
 
 /* ---- small helpers ---- */
@@ -559,6 +561,11 @@ static void user_done(int err, struct store_user *u, void *arg)
 		finish(q, 500, "Server Internal Error (store)", ra, 1);
 		return;
 	}
+	if (!q->from_cache) {
+		char key[AUTH_USERNAME_MAX + 260];
+		snprintf(key, sizeof(key), "%s@%s", q->user, q->domain);
+		reg_ucache_put(r->ucache, key, err ? NULL : u, time(NULL));
+	}
 	bool disabled = !err && !u->enabled;
 	if (!err && u->enabled)
 		q->urec = u;
@@ -912,6 +919,19 @@ out:
 
 /* ---- entry point ---- */
 
+/* A fresh cached record answers at once, on this worker, without a store round trip. */
+static bool user_lookup_cached(struct reg_req *q)
+{
+	char key[AUTH_USERNAME_MAX + 260];
+	snprintf(key, sizeof(key), "%s@%s", q->user, q->domain);
+	struct store_user *u = NULL;
+	if (!reg_ucache_get(q->r->ucache, key, time(NULL), &u))
+		return false;
+	q->from_cache = true;
+	user_done(u ? 0 : ENOENT, u, q);
+	return true;
+}
+
 int registrar_handle(struct sip_msg *req, const struct reg_origin *o, reg_reply_h *reply, void *reply_arg, void *arg)
 {
 	struct registrar *r = arg;
@@ -991,6 +1011,8 @@ int registrar_handle(struct sip_msg *req, const struct reg_origin *o, reg_reply_
 		}
 		free(cred);
 	}
+	if (user_lookup_cached(q))
+		return 0;
 	int err = store_user_get_async(c, slice_from_cstr(q->user), slice_from_cstr(q->domain), user_done, q);
 	if (err) {
 		atomic_fetch_add(&r->n_store_errors, 1);
@@ -1050,6 +1072,8 @@ int registrar_authorize(struct sip_msg *req, const struct reg_origin *o, reg_rep
 			return 0;
 		}
 	}
+	if (user_lookup_cached(q))
+		return 0;
 	int err = store_user_get_async(c, slice_from_cstr(q->user), slice_from_cstr(q->domain), user_done, q);
 	if (err)
 		finish(q, err == EAGAIN ? 503 : 500, err == EAGAIN ? "Service Unavailable (store busy)" : "Server Internal Error (store)",
@@ -1118,6 +1142,7 @@ static void *purge_main(void *arg)
 		pthread_mutex_unlock(&r->purge_mtx);
 		registrar_purge(r, time(NULL));
 		registrar_users_refresh(r);
+		reg_ucache_purge(r->ucache, time(NULL));
 		pthread_mutex_lock(&r->purge_mtx);
 	}
 	pthread_mutex_unlock(&r->purge_mtx);
@@ -1154,6 +1179,7 @@ static void registrar_destroy(void *data)
 	mem_deref(r->nc);
 	mem_deref(r->nonce);
 	mem_deref(r->users);
+	mem_deref(r->ucache);
 	mem_deref(r->loc);
 	mem_deref(r->store);
 	mem_deref((void *)r->conf);
@@ -1193,6 +1219,8 @@ int registrar_alloc(struct registrar **rp, const struct registrar_settings *s)
 		err = auth_nc_table_alloc(&r->nc, REG_NC_ENTRIES, life, true);
 	if (!err)
 		err = reg_users_alloc(&r->users);
+	if (!err && !(r->ucache = reg_ucache_alloc(s->user_cache_ttl)))
+		err = ENOMEM;
 	if (!err) {
 		err = reg_users_load(r->users, r->store);
 		if (err)

@@ -58,6 +58,8 @@ struct registrar_settings {
 	reg_loop_self_h *loop_self;  /* NULL: tp_worker_self() */
 	store_post_h *post;          /* post(loop, fn, arg) onto a loop_self() loop; NULL: tp_worker_post() */
 	bool no_purge_thread;        /* tests: no timer thread, call registrar_purge() by hand */
+	unsigned user_cache_ttl;     /* seconds a user record is reused without a store read (the
+				      * REGISTER answering a challenge); 0 = always read */
 	const void *nonce_secret;    /* tests / several processes: fixed nonce secret (16..64 bytes) */
 	size_t nonce_secret_len;
 };
