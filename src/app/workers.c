@@ -112,7 +112,8 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 	/* Registrar wiring (issue 5): the store runs its own thread so SQLite never stalls a loop;
 	 * the registrar loads the stored bindings into the location service before we listen. */
 	if (!err) {
-		struct store_opts so = { .backend = STORE_BACKEND_SQLITE, .path = conf->store.path, .thread = true };
+		struct store_opts so = { .backend = STORE_BACKEND_SQLITE, .path = conf->store.path, .thread = true,
+					 .sync_normal = !conf->store.sync_full };
 		err = store_open(&ws->store, &so);
 	}
 	if (!err) {

@@ -92,6 +92,7 @@ static const struct enum_val ev_auth[] = {
 static const struct enum_val ev_overflow[] = {
 	{ "replace", CONF_OVERFLOW_REPLACE }, { "reject", CONF_OVERFLOW_REJECT }, { NULL, 0 },
 };
+static const struct enum_val ev_sync[] = { { "full", 1 }, { "normal", 0 }, { NULL, 0 } };
 static const struct enum_val ev_media[] = {
 	{ "secure-required", CONF_MEDIA_SECURE_REQUIRED }, { "secure-preferred", CONF_MEDIA_SECURE_PREFERRED },
 	{ "any", CONF_MEDIA_ANY }, { NULL, 0 },
@@ -173,6 +174,8 @@ static const struct directive directives[] = {
 	/* [store] */
 	{ DIR(SEC_STORE, "store", "path", "sipsd.db", "path (its directory must exist)"),
 	  .type = VT_PATH, .pcheck = PC_PARENT, FLD(conf_store, path) },
+	{ DIR(SEC_STORE, "store", "synchronous", "full", "enum"), .type = VT_ENUM, .enums = ev_sync,
+	  FLD(conf_store, sync_full) },
 
 	/* [mgmt] */
 	{ DIR(SEC_MGMT, "mgmt", "socket", "/run/sipsd/sipsd.sock", "path (not checked)"),
@@ -181,6 +184,12 @@ static const struct directive directives[] = {
 	  FLD(conf_mgmt, listen), LINE(conf_mgmt, listen_line) },
 	{ DIR(SEC_MGMT, "mgmt", "tls", "", "TLS context name"), .type = VT_NAME, FLD(conf_mgmt, tls),
 	  LINE(conf_mgmt, tls_line) },
+	{ DIR(SEC_MGMT, "mgmt", "expiry_alarm_days", "30, 7, 1", "list of integers 0..3650"),
+	  .type = VT_STRLIST, FLD(conf_mgmt, expiry_alarm_days_text), LINE(conf_mgmt, expiry_alarm_days_line) },
+	{ DIR(SEC_MGMT, "mgmt", "keylog_dir", "", "path (directory must exist)"), .type = VT_PATH,
+	  .pcheck = PC_DIR, FLD(conf_mgmt, keylog_dir) },
+	{ DIR(SEC_MGMT, "mgmt", "keylog_timeout", "600", TT_SECS(1, 86400)), SECS(1, 86400),
+	  FLD(conf_mgmt, keylog_timeout) },
 
 	/* [tls:NAME] */
 	{ DIR(SEC_TLS, "tls", "certificate", "", "path (file must exist)"), .type = VT_PATH,
@@ -379,6 +388,8 @@ static void conf_destroy(void *arg)
 	free(c->mgmt.socket);
 	free(c->mgmt.listen);
 	free(c->mgmt.tls);
+	strlist_clear(&c->mgmt.expiry_alarm_days_text);
+	free(c->mgmt.keylog_dir);
 	for (size_t i = 0; i < c->ntls; i++)
 		tls_free(&c->tls[i]);
 	free(c->tls);
@@ -1218,6 +1229,38 @@ static void check_registrar(struct loader *ld)
 	       c->global.default_peer);
 }
 
+/* expiry_alarm_days = 30, 7, 1: distinct day counts, kept in descending order. */
+static void parse_alarm_days(struct loader *ld, struct conf_mgmt *m)
+{
+	const struct conf_strlist *l = &m->expiry_alarm_days_text;
+	m->nexpiry_alarm_days = 0;
+	for (size_t i = 0; i < l->n; i++) {
+		uint64_t v;
+		if (!slice_to_u64(slice_trim(slice_from_cstr(l->v[i])), 3650, &v)) {
+			ld_err(ld, EINVAL, m->expiry_alarm_days_line,
+			       "bad value '%s' in expiry_alarm_days: expected days 0..3650", l->v[i]);
+			return;
+		}
+		if (m->nexpiry_alarm_days >= sizeof(m->expiry_alarm_days) / sizeof(m->expiry_alarm_days[0])) {
+			ld_err(ld, EINVAL, m->expiry_alarm_days_line, "expiry_alarm_days: at most 8 thresholds");
+			return;
+		}
+		size_t k = m->nexpiry_alarm_days;
+		for (size_t j = 0; j < m->nexpiry_alarm_days; j++)
+			if (m->expiry_alarm_days[j] == v)
+				k = SIZE_MAX;
+		if (k == SIZE_MAX)
+			continue;
+		/* insertion into descending order */
+		while (k > 0 && m->expiry_alarm_days[k - 1] < v) {
+			m->expiry_alarm_days[k] = m->expiry_alarm_days[k - 1];
+			k--;
+		}
+		m->expiry_alarm_days[k] = (unsigned)v;
+		m->nexpiry_alarm_days++;
+	}
+}
+
 static void check_mgmt(struct loader *ld)
 {
 	struct conf *c = ld->conf;
@@ -1263,6 +1306,8 @@ static void check_all(struct loader *ld)
 			}
 		}
 	}
+	/* [mgmt] exists with its defaults even when not written */
+	parse_alarm_days(ld, &c->mgmt);
 	/* In file order, so the error reported is the first one an operator reads. */
 	for (size_t i = 0; i < ld->nsects && !ld->rc; i++) {
 		switch (ld->sects[i].type) {

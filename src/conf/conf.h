@@ -97,6 +97,7 @@ struct conf_log {
 
 struct conf_store {
 	char *path; /* default: sipsd.db beside the config file */
+	int sync_full; /* 1: SQLite synchronous=FULL (power-loss safe); 0: NORMAL (crash safe, faster) */
 };
 
 struct conf_mgmt {
@@ -106,6 +107,13 @@ struct conf_mgmt {
 	unsigned tls_line;  /* line of the tls key, for cross-check errors */
 	struct conf_listen listen_addr; /* listen parsed (transport CONF_TP_TLS); valid if listen */
 	unsigned listen_line;
+	/* Certificate expiry alarms: days before notAfter, as written and parsed (descending). */
+	struct conf_strlist expiry_alarm_days_text;
+	unsigned expiry_alarm_days_line;
+	unsigned expiry_alarm_days[8];
+	size_t nexpiry_alarm_days;
+	char *keylog_dir;        /* where run-time key logs go (contexts without keylog_file); NULL = off */
+	unsigned keylog_timeout; /* seconds: default and maximum of a run-time key log */
 };
 
 struct conf_tls {
