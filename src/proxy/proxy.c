@@ -590,6 +590,22 @@ static void route_fail(struct route_result *r, uint16_t status, const char *reas
 	r->reason = reason;
 }
 
+/* The peer link as the single target; 503 while the link is down. */
+static void target_peer(struct proxy *p, struct tp_peer *peer, size_t idx, struct route_result *r)
+{
+	uint64_t cid = tp_peer_conn_id(peer);
+	if (!cid) {
+		route_fail(r, 503, "Service Unavailable (peer link down)");
+		return;
+	}
+	struct target *t = &r->t[r->ntargets++];
+	t->hop.transport = CONF_TP_TLS; /* any stream transport: send_h routes by conn id */
+	t->hop.conn_id = cid;
+	t->tls = tp_conn_id_transport(cid) == CONF_TP_TLS;
+	t->peer = &p->conf->peers[idx];
+	snprintf(t->desc, sizeof(t->desc), "peer %s", p->conf->peers[idx].name);
+}
+
 /* Decides where a request goes (RFC 3261 16.4-16.5). */
 static void route_request(struct proxy_worker *pw, const struct sip_msg *req, const struct txn_hop *from,
 			  const struct proxy_origin *o, struct route_result *r)
@@ -629,21 +645,10 @@ static void route_request(struct proxy_worker *pw, const struct sip_msg *req, co
 		/* Loose routing to another hop: of the hops we don't own, only peers are reachable. */
 		size_t idx = 0;
 		struct tp_peer *peer = proxy_peer_for_host(p, route.uri.host, &idx);
-		if (!peer) {
+		if (!peer)
 			route_fail(r, 404, "Not Found (no route to the next Route hop)");
-			return;
-		}
-		uint64_t cid = tp_peer_conn_id(peer);
-		if (!cid) {
-			route_fail(r, 503, "Service Unavailable (peer link down)");
-			return;
-		}
-		struct target *t = &r->t[r->ntargets++];
-		t->hop.transport = CONF_TP_TLS;
-		t->hop.conn_id = cid;
-		t->tls = tp_conn_id_transport(cid) == CONF_TP_TLS;
-		t->peer = &p->conf->peers[idx];
-		snprintf(t->desc, sizeof(t->desc), "peer %s", p->conf->peers[idx].name);
+		else
+			target_peer(p, peer, idx, r);
 		return;
 	}
 	if (!ruri || (ruri->scheme != SIP_URI_SIP && ruri->scheme != SIP_URI_SIPS)) {
@@ -691,17 +696,7 @@ static void route_request(struct proxy_worker *pw, const struct sip_msg *req, co
 		route_fail(r, 404, "Not Found (no route to domain)");
 		return;
 	}
-	uint64_t cid = tp_peer_conn_id(peer);
-	if (!cid) {
-		route_fail(r, 503, "Service Unavailable (peer link down)");
-		return;
-	}
-	struct target *t = &r->t[r->ntargets++];
-	t->hop.transport = CONF_TP_TLS;
-	t->hop.conn_id = cid;
-	t->tls = tp_conn_id_transport(cid) == CONF_TP_TLS;
-	t->peer = &p->conf->peers[idx];
-	snprintf(t->desc, sizeof(t->desc), "peer %s", p->conf->peers[idx].name);
+	target_peer(p, peer, idx, r);
 	r->record_route = !in_dialog && m != SIP_METHOD_REGISTER && m != SIP_METHOD_OPTIONS;
 }
 

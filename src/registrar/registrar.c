@@ -932,21 +932,21 @@ static bool user_lookup_cached(struct reg_req *q)
 	return true;
 }
 
-int registrar_handle(struct sip_msg *req, const struct reg_origin *o, reg_reply_h *reply, void *reply_arg, void *arg)
+/* A request context on the calling worker's loop, or NULL with *err set. */
+static struct reg_req *req_start(struct registrar *r, struct sip_msg *req, const struct reg_origin *o, reg_reply_h *reply,
+				 void *reply_arg, int *err)
 {
-	struct registrar *r = arg;
+	*err = EINVAL;
 	if (!r || !req || !o || !reply)
-		return EINVAL;
+		return NULL;
 	void *loop = r->loop_self();
 	if (!loop)
-		return EINVAL;
+		return NULL;
+	*err = ENOMEM;
 	struct store_client *c = client_for(r, loop);
-	if (!c)
-		return ENOMEM;
-	struct reg_req *q = calloc(1, sizeof(*q));
+	struct reg_req *q = c ? calloc(1, sizeof(*q)) : NULL;
 	if (!q)
-		return ENOMEM;
-	atomic_fetch_add(&r->n_requests, 1);
+		return NULL;
 	q->r = r;
 	q->msg = mem_ref(req);
 	q->reply = reply;
@@ -960,6 +960,67 @@ int registrar_handle(struct sip_msg *req, const struct reg_origin *o, reg_reply_
 	q->cert_verified = o->cert_verified;
 	q->peer = mem_ref((void *)o->peer);
 	snprintf(q->aor, sizeof(q->aor), "-");
+	*err = 0;
+	return q;
+}
+
+/* Splits q->aor ("sip:user@domain") into q->user and q->domain; false without a user part. */
+static bool split_aor(struct reg_req *q)
+{
+	const char *at = strchr(q->aor + 4, '@');
+	if (!at || at == q->aor + 4 || (size_t)(at - (q->aor + 4)) > AUTH_USERNAME_MAX)
+		return false;
+	memcpy(q->user, q->aor + 4, (size_t)(at - (q->aor + 4)));
+	q->user[at - (q->aor + 4)] = '\0';
+	snprintf(q->domain, sizeof(q->domain), "%s", at + 1);
+	return true;
+}
+
+/* A malformed (Proxy-)Authorization is answered 400 before any store work (RFC 3261 22.4 /
+ * RFC 7616 3.4: the grammar is the client's fault, with the reason phrase saying what). */
+static bool credentials_parse(struct reg_req *q, enum sip_hdr_id hid, const char *label)
+{
+	struct auth_cred *cred = malloc(sizeof(*cred));
+	if (!cred) {
+		finish(q, 500, "Server Internal Error (out of memory)", NULL, 0);
+		return false;
+	}
+	for (const struct sip_hdr *h = sip_msg_hdr(q->msg, hid); h; h = sip_msg_hdr_next(q->msg, h)) {
+		enum auth_err why = AUTH_ERR_NONE;
+		if (auth_cred_parse(h->value, cred, &why)) {
+			free(cred);
+			char reason[96];
+			snprintf(reason, sizeof(reason), "Bad Request (%s: %s)", label, auth_err_reason(why));
+			finish_log(q, 400, reason, auth_err_reason(why));
+			return false;
+		}
+	}
+	free(cred);
+	return true;
+}
+
+/* The user record, from the short-lived cache or the store; user_done() continues. */
+static void user_lookup(struct reg_req *q)
+{
+	if (user_lookup_cached(q))
+		return;
+	int err = store_user_get_async(q->client, slice_from_cstr(q->user), slice_from_cstr(q->domain), user_done, q);
+	if (err) {
+		atomic_fetch_add(&q->r->n_store_errors, 1);
+		static const struct slice ra[] = { SLICE_LIT("Retry-After: 5") };
+		finish(q, err == EAGAIN ? 503 : 500, err == EAGAIN ? "Service Unavailable (store busy)" : "Server Internal Error (store)",
+		       ra, 1);
+	}
+}
+
+int registrar_handle(struct sip_msg *req, const struct reg_origin *o, reg_reply_h *reply, void *reply_arg, void *arg)
+{
+	struct registrar *r = arg;
+	int err;
+	struct reg_req *q = req_start(r, req, o, reply, reply_arg, &err);
+	if (!q)
+		return err;
+	atomic_fetch_add(&r->n_requests, 1);
 
 	/* RFC 3261 10.3 step 1: a domain we serve */
 	const struct sip_uri *ruri = sip_msg_ruri(req);
@@ -983,43 +1044,13 @@ int registrar_handle(struct sip_msg *req, const struct reg_origin *o, reg_reply_
 		finish_log(q, 404, "Not Found (AOR not in a domain served here)", "To domain not ours");
 		return 0;
 	}
-	const char *at = strchr(q->aor + 4, '@');
-	if (!at || at == q->aor + 4 || (size_t)(at - (q->aor + 4)) > AUTH_USERNAME_MAX) {
+	if (!split_aor(q)) {
 		finish_log(q, 404, "Not Found (AOR without user)", "AOR without user part");
 		return 0;
 	}
-	memcpy(q->user, q->aor + 4, (size_t)(at - (q->aor + 4)));
-	q->user[at - (q->aor + 4)] = '\0';
-	snprintf(q->domain, sizeof(q->domain), "%s", at + 1);
-	/* A malformed Authorization is answered 400 before any store work (RFC 3261 22.4 /
-	 * RFC 7616 3.4: the grammar is the client's fault, with the reason phrase saying what). */
-	if (q->auth != CONF_AUTH_CERTIFICATE) {
-		struct auth_cred *cred = malloc(sizeof(*cred));
-		if (!cred) {
-			finish(q, 500, "Server Internal Error (out of memory)", NULL, 0);
-			return 0;
-		}
-		for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_AUTHORIZATION); h; h = sip_msg_hdr_next(req, h)) {
-			enum auth_err why = AUTH_ERR_NONE;
-			if (auth_cred_parse(h->value, cred, &why)) {
-				free(cred);
-				char reason[96];
-				snprintf(reason, sizeof(reason), "Bad Request (Authorization: %s)", auth_err_reason(why));
-				finish_log(q, 400, reason, auth_err_reason(why));
-				return 0;
-			}
-		}
-		free(cred);
-	}
-	if (user_lookup_cached(q))
+	if (q->auth != CONF_AUTH_CERTIFICATE && !credentials_parse(q, SIP_HDR_AUTHORIZATION, "Authorization"))
 		return 0;
-	int err = store_user_get_async(c, slice_from_cstr(q->user), slice_from_cstr(q->domain), user_done, q);
-	if (err) {
-		atomic_fetch_add(&r->n_store_errors, 1);
-		static const struct slice ra[] = { SLICE_LIT("Retry-After: 5") };
-		finish(q, err == EAGAIN ? 503 : 500, err == EAGAIN ? "Service Unavailable (store busy)" : "Server Internal Error (store)",
-		       ra, 1);
-	}
+	user_lookup(q);
 	return 0;
 }
 
@@ -1027,57 +1058,24 @@ int registrar_authorize(struct sip_msg *req, const struct reg_origin *o, reg_rep
 			void *arg)
 {
 	struct registrar *r = arg;
-	if (!r || !req || !o || !reply)
-		return EINVAL;
-	void *loop = r->loop_self();
-	struct store_client *c = loop ? client_for(r, loop) : NULL;
-	if (!c)
-		return loop ? ENOMEM : EINVAL;
-	struct reg_req *q = calloc(1, sizeof(*q));
+	int err;
+	struct reg_req *q = req_start(r, req, o, reply, reply_arg, &err);
 	if (!q)
-		return ENOMEM;
-	q->r = r;
-	q->msg = mem_ref(req);
-	q->reply = reply;
-	q->reply_arg = reply_arg;
-	q->loop = loop;
-	q->client = c;
-	q->transport = o->transport;
-	q->conn_id = o->conn_id;
-	q->remote = o->remote;
+		return err;
 	q->auth = CONF_AUTH_DIGEST;
 	q->proxy_auth = true;
-	snprintf(q->aor, sizeof(q->aor), "-");
 	/* The caller is who From names: one of our users (RFC 3261 22.3). */
 	const struct sip_nameaddr *from = sip_msg_from(req);
 	if (!from || location_aor_of(&from->uri, q->aor, sizeof(q->aor)) || !domain_is_ours(r->conf, from->uri.host)) {
 		finish_log(q, 403, "Forbidden (caller is not a user of this domain)", "From not ours");
 		return 0;
 	}
-	const char *at = strchr(q->aor + 4, '@');
-	if (!at || at == q->aor + 4 || (size_t)(at - (q->aor + 4)) > AUTH_USERNAME_MAX) {
+	if (!split_aor(q)) {
 		finish_log(q, 403, "Forbidden (From without user)", "From without user part");
 		return 0;
 	}
-	memcpy(q->user, q->aor + 4, (size_t)(at - (q->aor + 4)));
-	q->user[at - (q->aor + 4)] = '\0';
-	snprintf(q->domain, sizeof(q->domain), "%s", at + 1);
-	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_PROXY_AUTHORIZATION); h; h = sip_msg_hdr_next(req, h)) {
-		struct auth_cred cred;
-		enum auth_err why = AUTH_ERR_NONE;
-		if (auth_cred_parse(h->value, &cred, &why)) {
-			char reason[96];
-			snprintf(reason, sizeof(reason), "Bad Request (Proxy-Authorization: %s)", auth_err_reason(why));
-			finish_log(q, 400, reason, auth_err_reason(why));
-			return 0;
-		}
-	}
-	if (user_lookup_cached(q))
-		return 0;
-	int err = store_user_get_async(c, slice_from_cstr(q->user), slice_from_cstr(q->domain), user_done, q);
-	if (err)
-		finish(q, err == EAGAIN ? 503 : 500, err == EAGAIN ? "Service Unavailable (store busy)" : "Server Internal Error (store)",
-		       NULL, 0);
+	if (credentials_parse(q, SIP_HDR_PROXY_AUTHORIZATION, "Proxy-Authorization"))
+		user_lookup(q);
 	return 0;
 }
 
