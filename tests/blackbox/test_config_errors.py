@@ -1,9 +1,7 @@
 """Configuration errors refuse to start with file:line and exit code 2 (the real binary)."""
-import os
-
 import pytest
 
-from conftest import Sipsd, free_port, loopback_addr, run_check_config, sipsd_binary, tls_config
+from conftest import loopback_addr, run_check_config, sipsd_binary, tls_config
 
 import subprocess
 

@@ -2,8 +2,8 @@
 import pytest
 
 from conftest import free_port, loopback_addr, tls_config
-from sipua import UA, rand, response_to
-from test_proxy import add_user, answer, invite, ua
+from sipua import response_to
+from test_proxy import add_user, invite, ua
 
 KEY30 = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"  # 30 bytes: AES_CM_128 key + salt
 KEY20 = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA="  # 20 bytes: wrong length
@@ -48,7 +48,8 @@ def reg(edge, user, transport="TLS"):
 
 
 def test_plain_rtp_offer_refused_when_secure_required(media_edge):
-    alice, bob = reg(media_edge, "alice"), reg(media_edge, "bob")
+    alice = reg(media_edge, "alice")
+    reg(media_edge, "bob")
     invite(alice, "bob@localhost", body=PLAIN)
     r = alice.final_response("INVITE")
     assert r.status == 488, r.raw
@@ -56,7 +57,8 @@ def test_plain_rtp_offer_refused_when_secure_required(media_edge):
 
 
 def test_mikey_offer_refused_415_when_sdes_required(media_edge):
-    alice, bob = reg(media_edge, "alice"), reg(media_edge, "bob")
+    alice = reg(media_edge, "alice")
+    reg(media_edge, "bob")
     invite(alice, "bob@localhost", body=MIKEY)
     r = alice.final_response("INVITE")
     assert r.status == 415, r.raw
@@ -66,14 +68,15 @@ def test_mikey_offer_refused_415_when_sdes_required(media_edge):
 @pytest.mark.parametrize("media_edge", ["media = secure-required\nkey_management = sdes\nmismatch_response = 488"],
                          indirect=True)
 def test_mikey_offer_refused_488_when_configured(media_edge):
-    alice, bob = reg(media_edge, "alice"), reg(media_edge, "bob")
+    alice = reg(media_edge, "alice")
+    reg(media_edge, "bob")
     invite(alice, "bob@localhost", body=MIKEY)
     assert alice.final_response("INVITE").status == 488
 
 
 def test_sdes_offer_towards_plain_hop_refused(media_edge):
     alice = reg(media_edge, "alice")
-    bob = reg(media_edge, "bob", transport="TCP")
+    reg(media_edge, "bob", transport="TCP")  # bob is reachable over TCP only
     invite(alice, "bob@localhost", body=SDES)
     r = alice.final_response("INVITE")
     assert r.status == 488, r.raw
@@ -103,7 +106,8 @@ def test_answer_dropping_srtp_is_refused_and_callee_hung_up(media_edge):
 
 
 def test_malformed_crypto_refused_and_server_keeps_serving(media_edge):
-    alice, bob = reg(media_edge, "alice"), reg(media_edge, "bob")
+    alice = reg(media_edge, "alice")
+    reg(media_edge, "bob")
     invite(alice, "bob@localhost", body=BAD_CRYPTO)
     r = alice.final_response("INVITE")
     assert r.status == 488

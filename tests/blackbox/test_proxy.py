@@ -4,7 +4,6 @@ import os
 import socket
 import ssl
 import subprocess
-import threading
 import time
 
 import pytest
@@ -29,7 +28,6 @@ def edge(sipsd_factory, demo_pki):
     host = loopback_addr()
     port = free_port(host)
     tcp_port = free_port(host)
-    extra_iface = ""
     text = tls_config(demo_pki, host, port, extra_global="timer_t1 = 100") + f"""
 [interface:legacy]
 listen = tcp:{host}:{tcp_port}

@@ -3,7 +3,6 @@ certificate-bound AORs, contacts and flows, and durability across kill -9."""
 import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import threading
