@@ -834,7 +834,8 @@ static int replace_body(char *msg, size_t *lenp, size_t cap, const char *body, s
 	}
 	struct slice raw = sip_hdr_raw(cl);
 	static _Thread_local char tmp[OUT_MAX];
-	size_t a = (size_t)(raw.p - msg);
+	/* Offsets within the parser's copy of msg, which has the same layout. */
+	size_t a = (size_t)(raw.p - sip_msg_raw(m).p);
 	size_t b0 = a + raw.len;
 	size_t headers_end = eoh + eoh_len;
 	mem_deref(m);

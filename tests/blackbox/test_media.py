@@ -41,6 +41,12 @@ mutual_auth = off
     return s
 
 
+def never_reached(callee):
+    """A refused offer never reaches the callee (the keys never left on the hop)."""
+    with pytest.raises(TimeoutError):
+        callee.wait(lambda m: m.method == "INVITE", timeout=0.3)
+
+
 def reg(edge, user, transport="TLS"):
     u = ua(edge, user, cert=user) if transport == "TLS" else ua(edge, user, transport="TCP")
     assert u.register().status == 200
@@ -48,39 +54,40 @@ def reg(edge, user, transport="TLS"):
 
 
 def test_plain_rtp_offer_refused_when_secure_required(media_edge):
-    alice = reg(media_edge, "alice")
-    reg(media_edge, "bob")
+    alice, bob = reg(media_edge, "alice"), reg(media_edge, "bob")
     invite(alice, "bob@localhost", body=PLAIN)
     r = alice.final_response("INVITE")
     assert r.status == 488, r.raw
     assert "no secure media" in (r.get("Warning") or "")
+    never_reached(bob)
 
 
 def test_mikey_offer_refused_415_when_sdes_required(media_edge):
-    alice = reg(media_edge, "alice")
-    reg(media_edge, "bob")
+    alice, bob = reg(media_edge, "alice"), reg(media_edge, "bob")
     invite(alice, "bob@localhost", body=MIKEY)
     r = alice.final_response("INVITE")
     assert r.status == 415, r.raw
     assert "mikey" in (r.get("Warning") or "").lower()
+    never_reached(bob)
 
 
 @pytest.mark.parametrize("media_edge", ["media = secure-required\nkey_management = sdes\nmismatch_response = 488"],
                          indirect=True)
 def test_mikey_offer_refused_488_when_configured(media_edge):
-    alice = reg(media_edge, "alice")
-    reg(media_edge, "bob")
+    alice, bob = reg(media_edge, "alice"), reg(media_edge, "bob")
     invite(alice, "bob@localhost", body=MIKEY)
     assert alice.final_response("INVITE").status == 488
+    never_reached(bob)
 
 
 def test_sdes_offer_towards_plain_hop_refused(media_edge):
     alice = reg(media_edge, "alice")
-    reg(media_edge, "bob", transport="TCP")  # bob is reachable over TCP only
+    bob = reg(media_edge, "bob", transport="TCP")  # reachable over TCP only
     invite(alice, "bob@localhost", body=SDES)
     r = alice.final_response("INVITE")
     assert r.status == 488, r.raw
     assert "SDES keys require TLS on every hop" in (r.get("Warning") or "")
+    never_reached(bob)
 
 
 def test_valid_sdes_call_completes(media_edge):
@@ -106,11 +113,26 @@ def test_answer_dropping_srtp_is_refused_and_callee_hung_up(media_edge):
 
 
 def test_malformed_crypto_refused_and_server_keeps_serving(media_edge):
-    alice = reg(media_edge, "alice")
-    reg(media_edge, "bob")
+    alice, bob = reg(media_edge, "alice"), reg(media_edge, "bob")
     invite(alice, "bob@localhost", body=BAD_CRYPTO)
     r = alice.final_response("INVITE")
     assert r.status == 488
     assert "key length" in (r.get("Warning") or "")
     assert KEY20 not in media_edge.log(), "key material must never be logged"
+    never_reached(bob)
     assert alice.options().status == 200
+
+
+@pytest.mark.parametrize("media_edge", ["media = secure-preferred\nsdes_on_insecure_hop = strip"], indirect=True)
+def test_sdes_keys_stripped_towards_plain_hop_when_configured(media_edge):
+    """strip mode: the keys never leave on the TCP hop; the offer goes on without them."""
+    alice = reg(media_edge, "alice")
+    bob = reg(media_edge, "bob", transport="TCP")
+    offer = sdp(proto="RTP/AVP", attrs=[f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}"])
+    invite(alice, "bob@localhost", body=offer)
+    inv = bob.wait(lambda m: m.method == "INVITE")
+    assert b"a=crypto" not in inv.raw and KEY30.encode() not in inv.raw
+    assert b"m=audio 40000 RTP/AVP 0" in inv.raw
+    assert int(inv.get("Content-Length")) == len(inv.body)
+    bob.send(response_to(inv, 486, "Busy Here", to_tag="b1"))
+    assert alice.final_response("INVITE").status == 486
