@@ -57,31 +57,57 @@ struct app {
 	struct app_tls *tls;
 	struct event_base *base;
 	struct app_workers *workers;
+	struct app_mgmt *mgmt;
 	const char *path;
+	/* SIGHUP (main thread) and the management API (its thread) reload through app_reload();
+	 * the lock serializes them and guards app->conf. */
+	pthread_mutex_t lock;
 };
 
-static void reload_h(evutil_socket_t sig, short what, void *arg)
+static int app_reload(struct app *app, struct conf_error *err)
 {
-	(void)sig;
-	(void)what;
-	struct app *app = arg;
+	pthread_mutex_lock(&app->lock);
 	log_notice("config.reload_started", "file=%s", app->path);
 	struct conf *conf = NULL;
-	struct conf_error err = { 0 };
-	int e = conf_load(app->path, &conf, &err);
+	int e = conf_load(app->path, &conf, err);
 	if (!e)
-		e = app_tls_reload(app->tls, conf, &err);
+		e = app_tls_reload(app->tls, conf, err);
 	if (e) {
 		/* Keep running with what we have: a typo must not take the edge down. */
 		log_err("config.reload_failed", "file=%s line=%u error=\"%s\" action=\"kept running configuration\"",
-			err.file, err.line, err.msg);
+			err->file, err->line, err->msg);
 		mem_deref(conf);
-		return;
+		pthread_mutex_unlock(&app->lock);
+		return e;
 	}
 	log_setup(conf->log.level, conf->log.target, "sipsd");
 	mem_deref(app->conf);
 	app->conf = conf;
 	log_notice("config.reloaded", "file=%s", app->path);
+	pthread_mutex_unlock(&app->lock);
+	return 0;
+}
+
+static void reload_h(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	struct conf_error err = { 0 };
+	app_reload(arg, &err);
+}
+
+static int mgmt_reload_h(void *arg, struct conf_error *err)
+{
+	return app_reload(arg, err);
+}
+
+static struct conf *mgmt_conf_h(void *arg)
+{
+	struct app *app = arg;
+	pthread_mutex_lock(&app->lock);
+	struct conf *c = mem_ref(app->conf);
+	pthread_mutex_unlock(&app->lock);
+	return c;
 }
 
 static void stop_h(evutil_socket_t sig, short what, void *arg)
@@ -95,7 +121,7 @@ static void stop_h(evutil_socket_t sig, short what, void *arg)
 
 static int run(const char *path)
 {
-	struct app app = { .path = path };
+	struct app app = { .path = path, .lock = PTHREAD_MUTEX_INITIALIZER };
 	if (load_checked(path, &app.conf, &app.tls))
 		return EXIT_CONFIG;
 	log_setup(app.conf->log.level, app.conf->log.target, "sipsd");
@@ -116,8 +142,17 @@ static int run(const char *path)
 		rc = 1;
 		goto out;
 	}
+	struct app_mgmt_hooks mh = { .conf_get = mgmt_conf_h, .reload = mgmt_reload_h, .arg = &app };
+	if (app_mgmt_start(app.conf, app.tls, app.workers, &mh, &app.mgmt)) {
+		app_workers_stop(app.workers, 0);
+		app.workers = NULL;
+		rc = 1;
+		goto out;
+	}
 	log_notice("sipsd.started", "version=%s config=%s pid=%ld", SIPSD_VERSION, path, (long)getpid());
 	event_base_dispatch(app.base);
+	app_mgmt_stop(app.mgmt); /* before the workers: the API posts jobs to them */
+	app.mgmt = NULL;
 	app_workers_stop(app.workers, app.conf->global.shutdown_timeout * 1000u);
 	app.workers = NULL;
 	log_notice("sipsd.stopped", "pid=%ld", (long)getpid());

@@ -157,3 +157,13 @@ struct tls_sni_set *app_tls_sni_set(struct app_tls *t, const char *iface)
 			return t->sets[i];
 	return NULL;
 }
+
+size_t app_tls_count(const struct app_tls *t)
+{
+	return t ? t->n : 0;
+}
+
+const char *app_tls_name(const struct app_tls *t, size_t i)
+{
+	return t && i < t->n ? t->names[i] : NULL;
+}

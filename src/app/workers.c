@@ -187,3 +187,18 @@ void app_workers_stop(struct app_workers *ws, unsigned timeout_ms)
 		workers_free(ws);
 }
 
+/* Management API glue (issue 8): what the endpoints read. */
+struct tp_pool *app_workers_pool(struct app_workers *ws)
+{
+	return ws ? ws->pool : NULL;
+}
+
+struct location *app_workers_location(struct app_workers *ws)
+{
+	return ws ? ws->location : NULL;
+}
+
+struct proxy *app_workers_proxy(struct app_workers *ws)
+{
+	return ws ? ws->proxy : NULL;
+}

@@ -60,6 +60,7 @@ static void ctx_destroy(void *arg)
 	SSL_CTX_free(c->ssl_ctx);
 	if (c->keylog_fd >= 0)
 		close(c->keylog_fd);
+	pthread_mutex_destroy(&c->keylog_lock);
 	for (size_t i = 0; i < c->nsni; i++)
 		mem_deref(c->sni[i]);
 	mem_deref(c->sni);
@@ -454,16 +455,52 @@ void tls_keylog_h(const SSL *ssl, const char *line)
 {
 	const struct tls_conn *cn = tls_conn_get(ssl);
 	const struct tls_ctx *c = cn ? cn->ctx : NULL;
-	if (!c || c->keylog_fd < 0 || !line)
+	if (!c || atomic_load(&c->keylog_fd) < 0 || !line)
 		return;
 	/* NSS key log format, one write() per line so concurrent writers don't interleave */
 	char buf[1024];
 	int n = snprintf(buf, sizeof(buf), "%s\n", line);
 	if (n > 0 && (size_t)n < sizeof(buf)) {
-		ssize_t w = write(c->keylog_fd, buf, (size_t)n);
-		(void)w;
+		/* under the lock: tls_ctx_keylog_set() must not close (and the fd number be reused
+		 * for another file) between our load and our write */
+		pthread_mutex_t *lk = (pthread_mutex_t *)&c->keylog_lock;
+		pthread_mutex_lock(lk);
+		int fd = atomic_load(&c->keylog_fd);
+		if (fd >= 0) {
+			ssize_t w = write(fd, buf, (size_t)n);
+			(void)w;
+		}
+		pthread_mutex_unlock(lk);
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+int tls_ctx_keylog_set(struct tls_ctx *ctx, const char *path)
+{
+	if (!ctx)
+		return EINVAL;
+	int fd = -1;
+	if (path) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return errno;
+		if (fchmod(fd, 0600) != 0) {
+			int e = errno;
+			close(fd);
+			return e;
+		}
+	}
+	pthread_mutex_lock(&ctx->keylog_lock);
+	int old = atomic_exchange(&ctx->keylog_fd, fd);
+	pthread_mutex_unlock(&ctx->keylog_lock);
+	if (old >= 0)
+		close(old);
+	return 0;
+}
+
+bool tls_ctx_keylog_active(const struct tls_ctx *ctx)
+{
+	return ctx && atomic_load(&ctx->keylog_fd) >= 0;
 }
 
 static int sid_ctx_init(struct tls_ctx *c)
@@ -604,6 +641,9 @@ static int build(struct tls_ctx *c, const struct conf_tls *ct, const char *conf_
 	SSL_CTX_set_session_id_context(sc, c->sid_ctx[CONF_MA_OFF], TLS_SID_CTX_LEN);
 
 	SSL_CTX_set_client_hello_cb(sc, tls_client_hello_h, NULL);
+	/* Always installed (it returns at once while no file is open) so the management API can
+	 * switch key logging on for a live context without touching a shared SSL_CTX. */
+	SSL_CTX_set_keylog_callback(sc, tls_keylog_h);
 	if (ct->keylog_file) {
 		c->keylog_fd = open(ct->keylog_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		if (c->keylog_fd < 0) {
@@ -612,7 +652,6 @@ static int build(struct tls_ctx *c, const struct conf_tls *ct, const char *conf_
 				    ct->keylog_file, strerror(rc));
 			return rc;
 		}
-		SSL_CTX_set_keylog_callback(sc, tls_keylog_h);
 		log_warn("tls.keylog_enabled", "context=%s file=%s note=\"session secrets are written "
 			 "for debugging; anyone with this file can decrypt the traffic\"", c->name,
 			 ct->keylog_file);
@@ -633,6 +672,7 @@ int tls_ctx_build(const struct conf_tls *ct, const char *conf_path, unsigned rol
 		return ENOMEM;
 	}
 	c->keylog_fd = -1;
+	pthread_mutex_init(&c->keylog_lock, NULL);
 	c->roles = roles;
 	c->name = mem_strdup(ct->name ? ct->name : "");
 	int rc = c->name ? build(c, ct, conf_path, err) : ENOMEM;

@@ -2,6 +2,8 @@
 #ifndef SIPSD_TLS_INTERNAL_H
 #define SIPSD_TLS_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -27,7 +29,10 @@ struct tls_ctx {
 	char *ciphers, *ciphersuites, *groups; /* effective strings, NULL = OpenSSL's */
 	char **sni;
 	size_t nsni;
-	int keylog_fd; /* -1 when off */
+	/* -1 when off. Atomic and guarded by keylog_lock: the management API switches it at run
+	 * time (tls_ctx_keylog_set) while handshakes on worker threads write through it. */
+	_Atomic int keylog_fd;
+	pthread_mutex_t keylog_lock;
 	time_t not_after;
 	/* session id context per conf_mutual_auth, so a session made without a client certificate
 	 * can't be resumed on an interface that requires one */

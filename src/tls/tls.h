@@ -41,6 +41,11 @@ const char *tls_ctx_name(const struct tls_ctx *ctx);
 SSL_CTX *tls_ctx_ssl_ctx(const struct tls_ctx *ctx);
 /* notAfter of the own certificate, 0 when the context has none. */
 time_t tls_ctx_not_after(const struct tls_ctx *ctx);
+/* Run-time key log control (management API, issue 8): append this context's TLS secrets in
+ * NSS key log format to path (created 0600, symlinks refused), or stop (path NULL). Safe while
+ * other threads handshake on the context; the caller logs the switch loudly. 0 or an errno. */
+int tls_ctx_keylog_set(struct tls_ctx *ctx, const char *path);
+bool tls_ctx_keylog_active(const struct tls_ctx *ctx);
 /* Case-insensitive exact match against the context's `sni` names. */
 bool tls_ctx_answers_sni(const struct tls_ctx *ctx, const char *servername);
 

@@ -26,6 +26,7 @@ static void conn_peer_desc(const struct tp_conn *c, char *buf, size_t sz)
 void tp_tls_handshake_done(struct tp_conn *c)
 {
 	struct tls_peer_info *pi = NULL;
+	tp_tls_stats_handshake_ok(c->inbound); /* management metrics (snapshot.c) */
 	if (tls_peer_info_get(c->ssl, &pi) == 0) {
 		c->authenticated = pi->cert_presented && pi->cert_verified;
 		log_info("tls.handshake_ok",

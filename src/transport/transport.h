@@ -151,4 +151,43 @@ bool tp_conn_verified(const struct tp_conn *c);
 /* Close after flushing what is queued (TLS: with close_notify). */
 void tp_conn_close(struct tp_conn *c, const char *why);
 
+/* ==== Management snapshots (snapshot.c, issue 8): read-only views for the management API ==== */
+#include <time.h>
+
+/* One connection as the operator's table shows it. Strings are NUL-terminated, "" when n/a. */
+struct tp_conn_row {
+	uint64_t id;
+	enum conf_transport transport;
+	bool inbound;
+	char iface[64];          /* interface it arrived on, "" outbound */
+	char peer_name[64];      /* [peer:NAME] it serves, "" when none */
+	char local[80], remote[80];
+	const char *state;       /* "connecting", "handshake", "up", "closing" */
+	char tls_version[16];
+	char cipher[64];
+	char sni[256];           /* server name the client asked for (sent, on outbound) */
+	char subject[256];       /* peer certificate subject, RFC 2253 */
+	char sans[512];          /* comma-separated SAN URIs and dNSNames */
+	time_t not_after;        /* peer certificate, 0 when none */
+	char identity[256];      /* verified SIP domain identity (RFC 5922), "" when none */
+	char verify[128];        /* "ok", "no certificate", "not requested", or the X.509 error */
+	bool cert_verified;
+	uint64_t age_ms, idle_ms, bytes_in, bytes_out;
+};
+
+/* Calls h for every connection of w. Call on w's thread (tp_worker_post). */
+void tp_worker_conns_snapshot(struct tp_worker *w, void (*h)(const struct tp_conn_row *row, void *arg), void *arg);
+/* Connections of w by transport ([CONF_TP_UDP] stays 0). Call on w's thread. */
+void tp_worker_conn_counts(struct tp_worker *w, unsigned counts[3]);
+/* Close connection id of w (flush, close_notify for TLS). Call on w's thread. 0 or ENOENT. */
+int tp_worker_conn_close_id(struct tp_worker *w, uint64_t conn_id);
+
+/* Successful TLS handshakes, process-wide, by side (relaxed atomics). */
+struct tp_tls_stats {
+	uint64_t handshakes_ok[2]; /* [0] server (inbound), [1] client (outbound) */
+};
+void tp_tls_stats_get(struct tp_tls_stats *st);
+void tp_tls_stats_handshake_ok(bool inbound); /* tls_glue.c, on every finished handshake */
+/* ==== end of management snapshots ==== */
+
 #endif

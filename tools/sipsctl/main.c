@@ -12,17 +12,25 @@
 #include "store/store.h"
 
 static const struct sipsctl_group *const groups[] = {
-	&sipsctl_group_user,
+	&sipsctl_group_status, &sipsctl_group_connections, &sipsctl_group_conn,   &sipsctl_group_peers,
+	&sipsctl_group_certs,  &sipsctl_group_trust,       &sipsctl_group_regs,   &sipsctl_group_reload,
+	&sipsctl_group_keylog, &sipsctl_group_user,        &sipsctl_group_pki,    &sipsctl_group_probe,
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sipsctl [-c CONFIG | --store FILE] GROUP COMMAND [ARGS]\n"
+	fprintf(f, "usage: sipsctl [-c CONFIG | --store FILE] [-s SOCKET | --url URL --cert F --key F --ca F]\n"
+		   "               GROUP COMMAND [ARGS]\n"
 		   "\n"
-		   "  -c, --config FILE  sipsd configuration (gives [store] path)\n"
+		   "  -c, --config FILE  sipsd configuration (gives [store] path and [mgmt] socket)\n"
 		   "      --store FILE   database file, instead of the configuration's\n"
+		   "  -s, --socket PATH  management API socket (default [mgmt] socket, else " SIPSCTL_DEFAULT_SOCKET ")\n"
+		   "      --url URL      HTTPS management API (https://HOST:PORT), mutual TLS with:\n"
+		   "      --cert FILE --key FILE --ca FILE\n"
+		   "      --timeout S    API timeout (default 10)\n"
+		   "      --json         JSON output for scripts (also accepted after the command)\n"
 		   "  -h, --help         this help; 'sipsctl GROUP --help' for a group\n"
 		   "  -V, --version\n"
 		   "\ngroups:\n");
@@ -67,7 +75,14 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "store", required_argument, NULL, 's' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "ca", required_argument, NULL, 'A' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -76,10 +91,17 @@ int main(int argc, char **argv)
 	int o;
 	log_setup(LOG_LVL_WARN, LOG_TO_STDERR, "sipsctl");
 	/* '+': stop at the group name; what follows belongs to the group */
-	while ((o = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "+c:s:hV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c': ctl.conf_path = optarg; break;
-		case 's': ctl.store_path = optarg; break;
+		case 'S': ctl.store_path = optarg; break;
+		case 's': ctl.socket_path = optarg; break;
+		case 'u': ctl.url = optarg; break;
+		case 'C': ctl.cert = optarg; break;
+		case 'K': ctl.key = optarg; break;
+		case 'A': ctl.ca = optarg; break;
+		case 'T': ctl.timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'J': ctl.json = true; break;
 		case 'h': usage(stdout); return SIPSCTL_OK;
 		case 'V': printf("sipsctl %s\n", SIPSD_VERSION); return SIPSCTL_OK;
 		default: usage(stderr); return SIPSCTL_USAGE;
