@@ -120,6 +120,7 @@ class Sipsd(Server):
 [global]
 workers = 1
 shutdown_timeout = 2
+domains = localhost
 
 [log]
 level = warning
@@ -148,6 +149,15 @@ idle_timeout = 3600
         conf = os.path.join(self.work, "sipsd.conf")
         with open(conf, "w") as f:
             f.write(self.config())
+        # The same users as Kamailio's subscriber table, through sipsctl's batch import.
+        sipsctl = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(self.binary))), "tools", "sipsctl",
+                               "sipsctl")
+        users = "".join("user%d@localhost %s\n" % (i, PASSWORD) for i in range(n_users))
+        r = subprocess.run([sipsctl, "-c", conf, "user", "import"], input=users, text=True, capture_output=True,
+                           timeout=600)
+        if r.returncode != 0:
+            self.error = "sipsctl user import failed: %s" % r.stderr.strip()
+            return False
         self.cmd = ["taskset", "-c", self.cpus, self.binary, "-c", conf, "-f"]
         self.logf = open(os.path.join(self.work, "sipsd.log"), "ab")
         self.proc = subprocess.Popen(self.cmd, stdout=self.logf, stderr=subprocess.STDOUT)

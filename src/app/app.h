@@ -31,6 +31,8 @@ struct proxy;
 struct tp_pool *app_workers_pool(struct app_workers *ws);
 struct location *app_workers_location(struct app_workers *ws);
 struct proxy *app_workers_proxy(struct app_workers *ws);
+struct registrar;
+struct registrar *app_workers_registrar(struct app_workers *ws);
 size_t app_tls_count(const struct app_tls *tls);
 const char *app_tls_name(const struct app_tls *tls, size_t i);
 

@@ -19,6 +19,8 @@
 #include "base/mem.h"
 #include "mgmt/x509.h"
 #include "proxy/proxy.h"
+#include "registrar/registrar.h"
+#include "sdp/policy.h"
 #include "registrar/location.h"
 #include "tls/tls.h"
 #include "tls/verify.h"
@@ -925,6 +927,40 @@ static void metrics_h(struct mgmt_req *q, void *arg)
 		}
 	}
 
+	if (px) {
+		/* Media policy (issue 7): offers by media class and key management, refusals by reason. */
+		struct sdp_metrics_snapshot sm;
+		proxy_sdp_metrics_get(px, &sm);
+		prom_family(&b, "sipsd_media_offers_total", "counter", "SDP offers judged by the media policy.");
+		prom_sample_u64(&b, "sipsd_media_offers_total", sm.offers, NULL);
+		prom_family(&b, "sipsd_media_offers_by_media_total", "counter", "Offers with at least one stream of this kind.");
+		for (int i = 0; i < SDP_MCLASS_COUNT; i++)
+			prom_sample_u64(&b, "sipsd_media_offers_by_media_total", sm.offers_by_proto[i], "media",
+					sdp_mclass_name((enum sdp_mclass)i), NULL);
+		prom_family(&b, "sipsd_media_offers_by_key_management_total", "counter", "Offers by key management.");
+		for (int i = 0; i < SDP_KMCLASS_COUNT; i++)
+			prom_sample_u64(&b, "sipsd_media_offers_by_key_management_total", sm.offers_by_km[i], "key_management",
+					sdp_kmclass_name((enum sdp_kmclass)i), NULL);
+		prom_family(&b, "sipsd_media_rejections_total", "counter", "Offers and answers refused, by reason.");
+		for (int i = 1; i < SDP_REASON_COUNT; i++) {
+			prom_sample_u64(&b, "sipsd_media_rejections_total", sm.offers_rejected[i], "kind", "offer", "reason",
+					sdp_reason_name((enum sdp_reason)i), NULL);
+			prom_sample_u64(&b, "sipsd_media_rejections_total", sm.answers_rejected[i], "kind", "answer", "reason",
+					sdp_reason_name((enum sdp_reason)i), NULL);
+		}
+	}
+	struct registrar *reg = app_workers_registrar(am->ws);
+	if (reg) {
+		struct registrar_stats rs;
+		registrar_stats_get(reg, &rs);
+		prom_family(&b, "sipsd_registrar_requests_total", "counter", "REGISTER requests by outcome.");
+		prom_sample_u64(&b, "sipsd_registrar_requests_total", rs.ok, "result", "ok", NULL);
+		prom_sample_u64(&b, "sipsd_registrar_requests_total", rs.challenged, "result", "challenged", NULL);
+		prom_sample_u64(&b, "sipsd_registrar_requests_total", rs.forbidden, "result", "forbidden", NULL);
+		prom_sample_u64(&b, "sipsd_registrar_requests_total", rs.bad, "result", "bad_request", NULL);
+		prom_sample_u64(&b, "sipsd_registrar_requests_total", rs.too_brief, "result", "interval_too_brief", NULL);
+		prom_sample_u64(&b, "sipsd_registrar_requests_total", rs.store_errors, "result", "store_error", NULL);
+	}
 	prom_family(&b, "sipsd_certificate_expiry_seconds", "gauge",
 		    "Seconds until notAfter of own certificates and of peer certificates on live connections.");
 	for (size_t i = 0; i < app_tls_count(am->tls); i++) {

@@ -202,3 +202,8 @@ struct proxy *app_workers_proxy(struct app_workers *ws)
 {
 	return ws ? ws->proxy : NULL;
 }
+
+struct registrar *app_workers_registrar(struct app_workers *ws)
+{
+	return ws ? ws->registrar : NULL;
+}

@@ -1338,6 +1338,11 @@ void proxy_stats_get(struct proxy *p, struct proxy_stats *st)
 		st->by_final[i] = atomic_load(&p->stats.by_final[i]);
 }
 
+void proxy_sdp_metrics_get(struct proxy *p, struct sdp_metrics_snapshot *out)
+{
+	sdp_metrics_snapshot(&p->sdp_metrics, out);
+}
+
 static void proxy_destroy(void *data)
 {
 	struct proxy *p = data;

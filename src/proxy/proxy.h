@@ -46,5 +46,8 @@ struct proxy_stats {
 	uint64_t by_final[7]; /* finals we sent upstream by class */
 };
 void proxy_stats_get(struct proxy *p, struct proxy_stats *st);
+/* Media-policy counters (offers by media and key management, rejections by reason). */
+struct sdp_metrics_snapshot;
+void proxy_sdp_metrics_get(struct proxy *p, struct sdp_metrics_snapshot *out);
 
 #endif

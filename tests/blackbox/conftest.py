@@ -46,6 +46,10 @@ class Sipsd:
     def __init__(self, workdir, config_text, name="sipsd.conf"):
         self.workdir = str(workdir)
         self.conf_path = os.path.join(self.workdir, name)
+        # Each daemon gets its own management socket (the default lives in /run/sipsd).
+        self.mgmt_sock = os.path.join(self.workdir, "mgmt.sock")
+        if "[mgmt]" not in config_text:
+            config_text += "\n[mgmt]\nsocket = %s\n" % self.mgmt_sock
         with open(self.conf_path, "w") as f:
             f.write(config_text)
         self.log_path = os.path.join(self.workdir, "sipsd.log")

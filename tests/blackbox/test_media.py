@@ -3,6 +3,7 @@ import pytest
 
 from conftest import free_port, loopback_addr, tls_config
 from sipua import response_to
+from test_mgmt import api, metric
 from test_proxy import add_user, invite, ua
 
 KEY30 = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"  # 30 bytes: AES_CM_128 key + salt
@@ -60,6 +61,10 @@ def test_plain_rtp_offer_refused_when_secure_required(media_edge):
     assert r.status == 488, r.raw
     assert "no secure media" in (r.get("Warning") or "")
     never_reached(bob)
+    status, text = api(media_edge.mgmt_sock, "GET", "/metrics", raw=True)
+    assert status == 200
+    assert metric(text, "sipsd_media_rejections_total", kind="offer", reason="no_secure_media") == 1
+    assert metric(text, "sipsd_media_offers_by_media_total", media="rtp") >= 1
 
 
 def test_mikey_offer_refused_415_when_sdes_required(media_edge):
