@@ -36,6 +36,9 @@ tls = demo
 mutual_auth = required
 CONF
 "$top/$build/src/app/sipsd" --check-config "$demo/sipsd.conf"
+# Demo users in the embedded SQLite store (digest passwords; their certificates are in pki/).
+printf 'alice@localhost alice-secret\nbob@localhost bob-secret\n' |
+	"$top/$build/tools/sipsctl/sipsctl" -c "$demo/sipsd.conf" user import
 cat <<MSG
 
 sipsd demo: mutual TLS required on 127.0.0.1:5061 (Ctrl-C stops it; SIGHUP reloads demo/sipsd.conf)
@@ -47,6 +50,15 @@ sipsd demo: mutual TLS required on 127.0.0.1:5061 (Ctrl-C stops it; SIGHUP reloa
     printf 'OPTIONS sip:localhost SIP/2.0\\r\\nVia: SIP/2.0/TLS 127.0.0.1;branch=z9hG4bK1\\r\\nFrom: <sip:alice@localhost>;tag=1\\r\\nTo: <sip:localhost>\\r\\nCall-ID: demo1\\r\\nCSeq: 1 OPTIONS\\r\\nMax-Forwards: 70\\r\\nContent-Length: 0\\r\\n\\r\\n' | \\
       openssl s_client -quiet -connect 127.0.0.1:5061 -CAfile demo/pki/ca.pem -cert demo/pki/alice.pem -key demo/pki/alice.key
   Without a client certificate the handshake is refused (and logged with reason=no_certificate).
+
+  Demo users (digest over TLS): alice / alice-secret, bob / bob-secret (realm localhost).
+  Manage and watch it from another terminal:
+    $build/tools/sipsctl/sipsctl -c demo/sipsd.conf status
+    $build/tools/sipsctl/sipsctl -c demo/sipsd.conf connections
+    $build/tools/sipsctl/sipsctl -c demo/sipsd.conf certs
+    $build/tools/sipsctl/sipsctl -c demo/sipsd.conf user list
+    $build/tools/sipsctl/sipsctl probe sips:127.0.0.1:5061 --ca demo/pki/ca.pem \\
+        --cert demo/pki/alice.pem --key demo/pki/alice.key --domain localhost
 
 MSG
 exec "$top/$build/src/app/sipsd" -c "$demo/sipsd.conf" -f
