@@ -1,6 +1,8 @@
 /* TCP and TLS connections: non-blocking handshake, framed reads, queued writes, orderly close
  * with close_notify. The TLS engine knows nothing about sockets; this file owns the fds. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -159,6 +161,10 @@ void tp_conn_close(struct tp_conn *c, const char *why)
 
 static struct tp_conn *conn_new(struct tp_worker *w, int fd, const struct tp_addr *remote, enum conf_transport tp)
 {
+	/* SIP messages are small and answered at once: Nagle plus delayed ACKs would hold each
+	 * response ~40 ms waiting for more bytes (RFC 896 / RFC 1122 4.2.3.2). */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct tp_conn *c = mem_zalloc(sizeof(*c), conn_destroy);
 	if (!c) {
 		close(fd);

@@ -28,9 +28,10 @@ def edge(sipsd_factory, demo_pki):
     host = loopback_addr()
     port = free_port(host)
     tcp_port = free_port(host)
+    udp_port = free_port(host, socket.SOCK_DGRAM)
     text = tls_config(demo_pki, host, port, extra_global="timer_t1 = 100") + f"""
 [interface:legacy]
-listen = tcp:{host}:{tcp_port}
+listen = tcp:{host}:{tcp_port}, udp:{host}:{udp_port}
 mutual_auth = off
 """
     s = sipsd_factory(text)
@@ -38,7 +39,7 @@ mutual_auth = off
         add_user(s.conf_path, f"{u}@localhost", "secret-" + u)
     s.start()
     s.wait_log("transport.listening", count=2)
-    s.host, s.port, s.tcp_port = host, port, tcp_port
+    s.host, s.port, s.tcp_port, s.udp_port = host, port, tcp_port, udp_port
     s.pki = demo_pki
     return s
 
@@ -48,6 +49,8 @@ def ua(edge, user, cert=None, transport="TLS"):
     if transport == "TLS":
         ctx = client_context(edge.pki, cert or "alice", cert=cert is not False)
         return UA(edge.host, edge.port, user, password="secret-" + user, ctx=ctx).connect()
+    if transport == "UDP":
+        return UA(edge.host, edge.udp_port, user, password="secret-" + user, transport="UDP").connect()
     return UA(edge.host, edge.tcp_port, user, password="secret-" + user, transport="TCP").connect()
 
 
@@ -58,10 +61,10 @@ def registered(edge, user, transport="TLS"):
     return u
 
 
-def invite(caller, callee_aor, body=SDP, extra=(), scheme="sip"):
+def invite(caller, callee_aor, body=SDP, extra=(), scheme="sip", contact=None):
     caller.call_id = rand() + "@test"
     ruri = f"{scheme}:{callee_aor}"
-    msg = caller.request("INVITE", ruri, [f"Contact: <{caller.contact_uri}>"] + list(extra), body=body,
+    msg = caller.request("INVITE", ruri, [f"Contact: <{contact or caller.contact_uri}>"] + list(extra), body=body,
                          call_id=caller.call_id)
     caller.send(msg)
     return ruri
@@ -355,3 +358,24 @@ def test_foreign_call_without_certificate_needs_digest(edge_with_peer):
     alice.send(alice.request("INVITE", ruri, [f"Contact: <{alice.contact_uri}>", good], body=SDP, call_id=alice.call_id))
     r = alice.final_response("INVITE", timeout=10)
     assert r.status == 486, r.raw  # the trunk's answer: the call went through
+
+
+def test_tls_to_udp_bridging_and_back(edge):
+    """A TLS caller reaches a legacy UDP phone (sip:, never sips:); responses and the in-dialog
+    BYE find their way back across the two transports."""
+    alice = registered(edge, "alice")
+    bob = registered(edge, "bob", transport="UDP")
+    # A sip: dialog (RFC 5630 3.1.3: sips only when every hop is TLS, which this one is not).
+    invite(alice, "bob@localhost", contact=alice.contact_uri.replace("sips:", "sip:", 1))
+    inv, tag = answer(bob)
+    assert "SIP/2.0/UDP" in inv.all("Via")[0]
+    ok = alice.final_response("INVITE")
+    assert ok.status == 200, ok.raw
+    rr = []
+    for v in inv.all("Record-Route"):
+        rr += [x.strip() for x in v.split(",")]
+    bob.send(bob.request("BYE", inv.get("Contact").strip("<>"), [f"Route: {r}" for r in rr], to="sip:alice@localhost",
+                         call_id=alice.call_id, from_tag=tag, to_tag=alice.tag))
+    got_bye = alice.wait(lambda m: m.method == "BYE")
+    alice.send(response_to(got_bye, 200, "OK"))
+    assert bob.final_response("BYE").status == 200
