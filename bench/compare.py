@@ -111,9 +111,10 @@ class Server:
 class Sipsd(Server):
     name = "sipsd"
 
-    def __init__(self, work, pki, cpus, port, binary):
+    def __init__(self, work, pki, cpus, port, binary, conf_extra=""):
         super().__init__(work, pki, cpus, port)
         self.binary = binary
+        self.conf_extra = conf_extra
 
     def config(self):
         return f"""# sipsd for the benchmark: one worker, mutual TLS required, session cache on.
@@ -139,7 +140,7 @@ listen = tls:127.0.0.1:{self.port}
 tls = bench
 mutual_auth = required
 idle_timeout = 3600
-"""
+""" + self.conf_extra
 
     def start(self, n_users):
         os.makedirs(self.work, exist_ok=True)
@@ -245,6 +246,10 @@ def scenarios(args):
         dict(id="register", group="sip", scen="register",
              extra=["-d", d, "-c", "32", "-u", "200"],
              title="REGISTER with digest (401, REGISTER+MD5 digest, 200)"),
+        dict(id="register_volatile", group="sip", scen="register",
+             extra=["-d", d, "-c", "32", "-u", "200"], sipsd_conf_extra="\n[registrar]\ndurable = no\n",
+             title="REGISTER with digest, sipsd bindings in memory only ([registrar] durable = no, like "
+                   "Kamailio's usrloc db_mode 0)"),
         dict(id="call", group="sip", scen="call",
              extra=["-d", d, "-c", "50", "-u", "100"],
              title="call INVITE/180/200/ACK/BYE/200 through the proxy (record-route)"),
@@ -266,7 +271,10 @@ def measure(args, runner, server_cls, server_kw, sc, port):
             if server is not None:
                 server.stop()
             work = os.path.join(args.work, "%s-%s-%d" % (server_cls.name, sc["id"], rep))
-            server = server_cls(work=work, port=port, **server_kw)
+            kw = dict(server_kw)
+            if server_cls.name == "sipsd" and sc.get("sipsd_conf_extra"):
+                kw["conf_extra"] = sc["sipsd_conf_extra"]
+            server = server_cls(work=work, port=port, **kw)
             if not server.start(n_users):
                 error = server.error
                 server = None
@@ -348,7 +356,7 @@ def rows_for(sc):
                 ("server RSS per idle connection, KiB (lower is better)", "rss_kib", "", "low"),
                 ("server PSS per idle connection, KiB (lower is better)", "pss_kib", "", "low")]
     unit = {"handshake": "handshakes", "resume13": "resumptions", "resume12": "resumptions",
-            "register": "registrations", "call": "calls"}[sid]
+            "register": "registrations", "register_volatile": "registrations", "call": "calls"}[sid]
     rows = [("%s: %s/s (client-bound, higher is better)" % (sc["title"], unit), "rate", "", "high"),
             ("%s: server CPU µs per op (lower is better)" % sid, "cpu_us", "", "low"),
             ("%s: %s/s per server core (= 1 s / CPU per op)" % (sid, unit), "per_core", "", "high"),
