@@ -15,11 +15,50 @@ struct aor_entry {
 	char aor[];
 };
 
+/* How many bindings ride on each connection, so a closing connection that carries none (the
+ * common case: every OPTIONS ping, every handshake-only client) costs one lookup, not a walk
+ * over every binding. */
+enum { FLOWS_BUCKETS = 1 << 14 };
+struct flow_count {
+	struct flow_count *next;
+	uint64_t conn_id;
+	size_t n;
+};
+
 struct location {
 	pthread_rwlock_t lock;
 	struct aor_entry **tab;
 	size_t cap, naors, nbindings;
+	struct flow_count *flows[FLOWS_BUCKETS];
 };
+
+static struct flow_count **flow_slot(struct location *loc, uint64_t id)
+{
+	struct flow_count **pp = &loc->flows[(id * 0x9E3779B97F4A7C15ull) >> 50];
+	while (*pp && (*pp)->conn_id != id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Called with the write lock held. */
+static void flows_add(struct location *loc, const struct loc_binding *b, size_t n, int delta)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!b[i].conn_id)
+			continue;
+		struct flow_count **pp = flow_slot(loc, b[i].conn_id);
+		if (delta > 0) {
+			if (!*pp && (*pp = calloc(1, sizeof(**pp))))
+				(*pp)->conn_id = b[i].conn_id;
+			if (*pp)
+				(*pp)->n++;
+		} else if (*pp && --(*pp)->n == 0) {
+			struct flow_count *f = *pp;
+			*pp = f->next;
+			free(f);
+		}
+	}
+}
 
 static uint64_t hash_str(const char *s)
 {
@@ -47,6 +86,12 @@ static void location_destroy(void *data)
 		}
 	}
 	free(loc->tab);
+	for (size_t i = 0; i < FLOWS_BUCKETS; i++)
+		while (loc->flows[i]) {
+			struct flow_count *f = loc->flows[i];
+			loc->flows[i] = f->next;
+			free(f);
+		}
 	pthread_rwlock_destroy(&loc->lock);
 }
 
@@ -159,6 +204,7 @@ int location_replace(struct location *loc, const char *aor, const struct loc_bin
 		*pp = old->next;
 		loc->nbindings -= old->n;
 		loc->naors--;
+		flows_add(loc, old->b, old->n, -1);
 	}
 	if (ne) {
 		if (loc->naors + 1 > loc->cap)
@@ -168,6 +214,7 @@ int location_replace(struct location *loc, const char *aor, const struct loc_bin
 		*pp = ne;
 		loc->naors++;
 		loc->nbindings += n;
+		flows_add(loc, ne->b, n, +1);
 	}
 	pthread_rwlock_unlock(&loc->lock);
 	if (old)
@@ -180,6 +227,10 @@ void location_conn_closed(struct location *loc, uint64_t conn_id)
 	if (!conn_id)
 		return;
 	pthread_rwlock_wrlock(&loc->lock);
+	if (!*flow_slot(loc, conn_id)) {
+		pthread_rwlock_unlock(&loc->lock);
+		return;
+	}
 	for (size_t i = 0; i < loc->cap; i++)
 		for (struct aor_entry *e = loc->tab[i]; e; e = e->next)
 			for (size_t k = 0; k < e->n; k++)
@@ -203,6 +254,7 @@ size_t location_purge(struct location *loc, time_t now, void (*h)(const struct l
 				} else {
 					if (h)
 						h(&e->b[k], arg);
+					flows_add(loc, &e->b[k], 1, -1);
 					removed++;
 				}
 			}

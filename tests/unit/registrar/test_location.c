@@ -1,0 +1,75 @@
+/* The location service's flow bookkeeping: a closing connection marks exactly the bindings that
+ * rode on it as failed (RFC 5626 5.3), and the per-connection counts follow replace and purge. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/mem.h"
+#include "registrar/location.h"
+
+static struct loc_binding binding(const char *aor, const char *contact, uint64_t conn, time_t exp)
+{
+	struct loc_binding b;
+	memset(&b, 0, sizeof(b));
+	snprintf(b.aor, sizeof(b.aor), "%s", aor);
+	snprintf(b.contact, sizeof(b.contact), "%s", contact);
+	b.conn_id = conn;
+	b.transport = CONF_TP_TLS;
+	b.expires_at = exp;
+	b.q1000 = 1000;
+	return b;
+}
+
+static void test_conn_close_marks_only_its_flows(void **state)
+{
+	(void)state;
+	struct location *loc = NULL;
+	assert_int_equal(location_alloc(&loc), 0);
+	struct loc_binding a[2] = { binding("sip:a@x", "sip:a@1.1.1.1", 7, 2000), binding("sip:a@x", "sip:a@2.2.2.2", 8, 2000) };
+	struct loc_binding b = binding("sip:b@x", "sip:b@3.3.3.3", 9, 2000);
+	assert_int_equal(location_replace(loc, "sip:a@x", a, 2), 0);
+	assert_int_equal(location_replace(loc, "sip:b@x", &b, 1), 0);
+	location_conn_closed(loc, 42); /* carries nothing */
+	location_conn_closed(loc, 8);
+	struct loc_binding out[4];
+	assert_int_equal(location_lookup(loc, "sip:a@x", 1000, out, 4), 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(out[i].flow_failed, out[i].conn_id == 8);
+	assert_int_equal(location_lookup(loc, "sip:b@x", 1000, out, 4), 1);
+	assert_false(out[0].flow_failed);
+	mem_deref(loc);
+}
+
+static void test_counts_follow_replace_and_purge(void **state)
+{
+	(void)state;
+	struct location *loc = NULL;
+	assert_int_equal(location_alloc(&loc), 0);
+	struct loc_binding a = binding("sip:a@x", "sip:a@1.1.1.1", 7, 1500);
+	assert_int_equal(location_replace(loc, "sip:a@x", &a, 1), 0);
+	/* Re-registration over a new connection: the old flow no longer carries the binding. */
+	struct loc_binding a2 = binding("sip:a@x", "sip:a@1.1.1.1", 11, 1500);
+	assert_int_equal(location_replace(loc, "sip:a@x", &a2, 1), 0);
+	location_conn_closed(loc, 7);
+	struct loc_binding out[2];
+	assert_int_equal(location_lookup(loc, "sip:a@x", 1000, out, 2), 1);
+	assert_false(out[0].flow_failed);
+	/* After expiry and purge nothing is left to mark, and nothing breaks. */
+	assert_int_equal(location_purge(loc, 2000, NULL, NULL), 1);
+	location_conn_closed(loc, 11);
+	assert_int_equal(location_count(loc), 0);
+	mem_deref(loc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_conn_close_marks_only_its_flows),
+		cmocka_unit_test(test_counts_follow_replace_and_purge),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
