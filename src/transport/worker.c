@@ -210,6 +210,24 @@ int tp_worker_listen(struct tp_worker *w, const struct tp_listen_spec *spec)
 	}
 	tp_addr_fmt(&l->local, addrtxt, sizeof(addrtxt));
 	bool dgram = spec->listen.transport == CONF_TP_UDP;
+	if (w->index == 0) {
+		/* SO_REUSEPORT would let a second sipsd (or anything else of ours) join this address
+		 * and silently take half the connections: make sure nobody holds it first. */
+		int probe = socket(l->local.ss.ss_family, (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+		int one = 1;
+		if (probe >= 0)
+			setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (probe >= 0 && bind(probe, (struct sockaddr *)&l->local.ss, l->local.len) < 0) {
+			err = errno;
+			close(probe);
+			log_err("transport.listen_failed", "iface=%s transport=%s address=%s error=\"%s\"", l->iface,
+				conf_transport_name(spec->listen.transport), addrtxt, strerror(err));
+			free(l);
+			return err;
+		}
+		if (probe >= 0)
+			close(probe);
+	}
 	int fd = socket(l->local.ss.ss_family, (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			0);
 	if (fd < 0)

@@ -1,7 +1,7 @@
 """Configuration errors refuse to start with file:line and exit code 2 (the real binary)."""
 import pytest
 
-from conftest import loopback_addr, run_check_config, sipsd_binary, tls_config
+from conftest import free_port, loopback_addr, run_check_config, sipsd_binary, tls_config
 
 import subprocess
 
@@ -117,3 +117,15 @@ def test_port_in_use_fails_start_with_clear_error(tmp_path, demo_pki):
         assert r.returncode == 1
         assert "transport.listen_failed" in r.stderr
         assert f"{host}:{port}" in r.stderr
+
+
+def test_second_daemon_on_the_same_address_refuses_to_start(sipsd_factory, demo_pki):
+    """SO_REUSEPORT must not let a second sipsd silently take half of the first one's traffic."""
+    host = loopback_addr()
+    port = free_port(host)
+    first = sipsd_factory(tls_config(demo_pki, host, port)).start()
+    second = sipsd_factory(tls_config(demo_pki, host, port))
+    r = subprocess.run([sipsd_binary(), "-c", second.conf_path], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1, r.stderr
+    assert "transport.listen_failed" in r.stderr and f"{host}:{port}" in r.stderr
+    assert first.proc.poll() is None
