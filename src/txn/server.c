@@ -186,9 +186,11 @@ static struct slice tag_of(const struct sip_nameaddr *na)
 	return na ? na->tag : (struct slice){ NULL, 0 };
 }
 
+/* sent-by (17.2.3), and the Via transport too: a retransmission never changes transport, so a
+ * request over another transport with a reused branch is a new request, not one to absorb. */
 static bool same_sent_by(const struct sip_via *a, const struct sip_via *b)
 {
-	return slice_eq_ci(a->host, b->host) && a->port == b->port;
+	return slice_eq_ci(a->host, b->host) && a->port == b->port && slice_eq_ci(a->transport, b->transport);
 }
 
 /* RFC 3261 17.2.3. method_as: the method the request must match (INVITE for ACK). */

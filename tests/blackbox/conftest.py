@@ -153,7 +153,11 @@ def tls_connect(ctx, host, port, server_hostname="localhost", timeout=5.0):
 
 
 class PeerServer:
-    """A TLS server standing in for a trunk: records what sipsd sends, answers pings."""
+    """A TLS server standing in for a trunk: records what sipsd sends, answers pings.
+
+    Each accepted connection is owned by one thread (Python's ssl objects must not be used from
+    two threads at once): other threads queue bytes with send() and ask for closes with
+    drop_all()/close(), and the owning thread does the I/O."""
 
     def __init__(self, pki, host, port, cert="server", certfile=None, keyfile=None, cafile=None):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -166,7 +170,10 @@ class PeerServer:
         self.pings = 0
         self.client_subjects = []
         self.stop = threading.Event()
-        self.conns = []
+        self.generation = 0  # drop_all() bumps it: connections of older generations close
+        self.outbox = []
+        self.lock = threading.Lock()
+        self.workers = []
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind((host, port))
@@ -190,13 +197,39 @@ class PeerServer:
                 continue
             self.accepted += 1
             self.client_subjects.append(c.getpeercert().get("subject"))
-            self.conns.append(c)
-            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+            t = threading.Thread(target=self._own, args=(c, self.generation), daemon=True)
+            self.workers.append(t)
+            t.start()
 
-    def serve(self, c):
+    def closing(self, gen):
+        return self.stop.is_set() or gen != self.generation
+
+    def send(self, data):
+        """Queue bytes for the newest connection (sent by its owning thread)."""
+        with self.lock:
+            self.outbox.append(data)
+
+    def flush(self, c):
+        with self.lock:
+            pending, self.outbox = self.outbox, []
+        for d in pending:
+            c.sendall(d)
+
+    def _own(self, c, gen):
+        try:
+            self.serve(c, gen)
+        finally:
+            try:
+                c.unwrap()
+            except (ssl.SSLError, OSError, ValueError):
+                pass
+            c.close()
+
+    def serve(self, c, gen):
         c.settimeout(0.2)
         deadline = time.monotonic() + 60
-        while not self.stop.is_set() and time.monotonic() < deadline:
+        while not self.closing(gen) and time.monotonic() < deadline:
+            self.flush(c)
             try:
                 data = c.recv(100)
             except socket.timeout:
@@ -210,13 +243,11 @@ class PeerServer:
                 c.sendall(b"\r\n")
 
     def drop_all(self):
-        for c in self.conns:
-            try:
-                c.unwrap()
-            except (ssl.SSLError, OSError):
-                pass
-            c.close()
-        self.conns = []
+        """Close every open connection (with close_notify), as a restarting trunk would."""
+        self.generation += 1
+        for t in self.workers:
+            t.join(5)
+        self.workers = [t for t in self.workers if t.is_alive()]
 
     def close(self):
         self.stop.set()

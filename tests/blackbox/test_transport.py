@@ -69,11 +69,11 @@ def test_options_over_tls_gets_200_with_to_tag(server, demo_pki):
 
 def test_options_over_tcp_and_udp(server):
     with socket.create_connection((server.host, server.tcp_port), timeout=5) as t:
-        t.sendall(options(transport="TCP"))
+        t.sendall(options(transport="TCP", branch="z9hG4bKtcp1"))
         assert read_response(t).startswith("SIP/2.0 200 ")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
         u.settimeout(5)
-        u.sendto(options(transport="UDP"), (server.host, server.udp_port))
+        u.sendto(options(transport="UDP", branch="z9hG4bKudp1"), (server.host, server.udp_port))
         data, _ = u.recvfrom(65535)
         assert data.startswith(b"SIP/2.0 200 ")
 
