@@ -925,6 +925,22 @@ static void metrics_h(struct mgmt_req *q, void *arg)
 			snprintf(cls, sizeof(cls), "%dxx", c);
 			prom_sample_u64(&b, "sipsd_sip_final_responses_total", ps.by_final[c], "class", cls, NULL);
 		}
+		/* enum sip_method order; "other" collects unknown methods. */
+		static const char *const methods[PROXY_METHODS] = {
+			"other", "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "INFO",
+			"PRACK", "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH",
+		};
+		prom_family(&b, "sipsd_sip_transactions_total", "counter",
+			    "Server transactions ended by a final response, by request method and response class.");
+		for (int m = 0; m < PROXY_METHODS; m++)
+			for (int c = 2; c < 7; c++) {
+				if (!ps.txn_final[m][c])
+					continue;
+				char cls[8];
+				snprintf(cls, sizeof(cls), "%dxx", c);
+				prom_sample_u64(&b, "sipsd_sip_transactions_total", ps.txn_final[m][c], "method", methods[m],
+						"class", cls, NULL);
+			}
 	}
 
 	if (px) {

@@ -47,6 +47,7 @@ struct proxy {
 	struct {
 		atomic_uint_fast64_t requests, responses, forwarded, local_replies, stateless_fwd;
 		atomic_uint_fast64_t by_final[7];
+		atomic_uint_fast64_t txn_final[PROXY_METHODS][7];
 	} stats;
 };
 

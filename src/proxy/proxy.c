@@ -49,6 +49,30 @@ static int send_h(const struct txn_hop *hop, const char *buf, size_t len, void *
 	return tp_pool_send_conn(pw->p->pool, hop->conn_id, buf, len);
 }
 
+/* Finals sent upstream by method and class (the management API's transaction counters). */
+static void count_final(struct proxy *p, const struct sip_msg *req, uint16_t status)
+{
+	if (status < 200 || !req)
+		return;
+	unsigned m = (unsigned)sip_msg_method_id(req);
+	if (m >= PROXY_METHODS)
+		m = 0;
+	atomic_fetch_add(&p->stats.txn_final[m][status / 100 < 7 ? status / 100 : 6], 1);
+}
+
+static int srv_reply(struct proxy *p, struct txn_server *st, uint16_t status, const char *reason,
+		     const struct slice *extra, size_t n_extra)
+{
+	count_final(p, txn_server_request(st), status);
+	return txn_server_reply(st, status, reason, extra, n_extra);
+}
+
+static int srv_respond(struct proxy *p, struct txn_server *st, uint16_t status, const char *buf, size_t len)
+{
+	count_final(p, txn_server_request(st), status);
+	return txn_server_respond(st, status, buf, len);
+}
+
 /* Answers a request that has no transaction (parse-level faults, refused transactions). */
 static void reply_stateless(struct proxy_worker *pw, const struct sip_msg *req, const struct txn_hop *hop,
 			    uint16_t status, const char *reason, const struct sip_verdict *v)
@@ -57,8 +81,10 @@ static void reply_stateless(struct proxy_worker *pw, const struct sip_msg *req, 
 	size_t len = 0;
 	proxy_random_hex(tag, 8);
 	struct sip_resp_opts o = { .to_tag = { tag, 16 }, .verdict = v };
-	if (sip_build_response(req, status, reason, &o, buf, sizeof(buf), &len) == 0)
+	if (sip_build_response(req, status, reason, &o, buf, sizeof(buf), &len) == 0) {
 		send_h(hop, buf, len, pw);
+		count_final(pw->p, req, status);
+	}
 	atomic_fetch_add(&pw->p->stats.local_replies, 1);
 }
 
@@ -66,7 +92,7 @@ static void reply(struct proxy_worker *pw, struct txn_server *st, uint16_t statu
 		  const struct slice *extra, size_t n_extra)
 {
 	(void)pw;
-	txn_server_reply(st, status, reason, extra, n_extra);
+	srv_reply(pw->p, st, status, reason, extra, n_extra);
 	atomic_fetch_add(&pw->p->stats.local_replies, 1);
 }
 
@@ -259,6 +285,7 @@ struct fwd {
 	struct fwd *prev, *next; /* worker list (CANCEL lookup) */
 	struct proxy_worker *pw;
 	struct txn_server *st;   /* NULL once the server txn ended */
+	struct txn_hop up_hop;   /* where the request came from (late 2xx go there) */
 	bool is_invite;
 	bool final_sent;
 	bool cancelled;
@@ -338,9 +365,14 @@ static bool better_final(uint16_t cand, uint16_t cur)
 
 static void relay_up(struct fwd *f, uint16_t status, const char *bytes, size_t len)
 {
-	if (!f->st)
+	if (f->st) {
+		srv_respond(f->pw->p, f->st, status, bytes, len);
 		return;
-	txn_server_respond(f->st, status, bytes, len);
+	}
+	/* RFC 3261 16.7 item 10: a later 2xx (a fork that answered despite the CANCEL) goes up
+	 * even after the server transaction ended. */
+	if (status >= 200 && status < 300)
+		send_h(&f->up_hop, bytes, len, f->pw);
 }
 
 static void send_best(struct fwd *f)
@@ -356,11 +388,11 @@ static void send_best(struct fwd *f)
 		return;
 	}
 	if (s == 503)
-		txn_server_reply(f->st, 500, "Server Internal Error (next hop unavailable)", NULL, 0);
+		srv_reply(p, f->st, 500, "Server Internal Error (next hop unavailable)", NULL, 0);
 	else if (s == 408)
-		txn_server_reply(f->st, 408, "Request Timeout (no answer from the next hop)", NULL, 0);
+		srv_reply(p, f->st, 408, "Request Timeout (no answer from the next hop)", NULL, 0);
 	else
-		txn_server_reply(f->st, s, NULL, NULL, 0);
+		srv_reply(p, f->st, s, NULL, NULL, 0);
 }
 
 static void timer_c_h(evutil_socket_t fd, short what, void *arg)
@@ -452,7 +484,7 @@ static bool answer_refused(struct fwd *f, struct branch *b, const struct sip_msg
 			snprintf(warn, sizeof(warn), "Warning: %s", v.warning);
 			struct slice extra = slice_from_cstr(warn);
 			f->final_sent = true;
-			txn_server_reply(f->st, 488, "Not Acceptable Here", &extra, 1);
+			srv_reply(p, f->st, 488, "Not Acceptable Here", &extra, 1);
 		}
 	}
 	sdp_verdict_clear(&v);
@@ -910,6 +942,7 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 	}
 	f->pw = pw;
 	f->st = st;
+	f->up_hop = *from;
 	f->is_invite = sip_msg_method_id(req) == SIP_METHOD_INVITE;
 	f->next = pw->fwds;
 	if (pw->fwds)
@@ -992,9 +1025,9 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 			char warn[SDP_WARNING_MAX + 16];
 			snprintf(warn, sizeof(warn), "Warning: %s", refused.warning);
 			struct slice extra = slice_from_cstr(warn);
-			txn_server_reply(st, (uint16_t)refused.status, NULL, &extra, 1);
+			srv_reply(p, st, (uint16_t)refused.status, NULL, &extra, 1);
 		} else {
-			txn_server_reply(st, 503, "Service Unavailable (no target could be reached)", NULL, 0);
+			srv_reply(p, st, 503, "Service Unavailable (no target could be reached)", NULL, 0);
 		}
 		f->final_sent = true;
 		fwd_maybe_free(f);
@@ -1034,7 +1067,7 @@ struct reg_reply_ctx {
 static void reg_reply_h_(uint16_t status, const char *reason, const struct slice *extra, size_t n_extra, void *arg)
 {
 	struct reg_reply_ctx *rc = arg;
-	txn_server_reply(rc->st, status, reason, extra, n_extra);
+	srv_reply(rc->pw->p, rc->st, status, reason, extra, n_extra);
 	mem_deref(rc->st);
 	free(rc);
 }
@@ -1054,7 +1087,7 @@ static void auth_done_h(uint16_t status, const char *reason, const struct slice 
 		aw->o.authenticated = true;
 		proxy_forward(aw->pw, aw->st, (struct sip_msg *)txn_server_request(aw->st), &aw->hop, &aw->o);
 	} else {
-		txn_server_reply(aw->st, status, reason, extra, n_extra);
+		srv_reply(aw->pw->p, aw->st, status, reason, extra, n_extra);
 	}
 	mem_deref(aw->st);
 	free(aw);
@@ -1334,6 +1367,9 @@ void proxy_stats_get(struct proxy *p, struct proxy_stats *st)
 	st->forwarded = atomic_load(&p->stats.forwarded);
 	st->local_replies = atomic_load(&p->stats.local_replies);
 	st->stateless_fwd = atomic_load(&p->stats.stateless_fwd);
+	for (int m = 0; m < PROXY_METHODS; m++)
+		for (int c = 0; c < 7; c++)
+			st->txn_final[m][c] = atomic_load(&p->stats.txn_final[m][c]);
 	for (int i = 0; i < 7; i++)
 		st->by_final[i] = atomic_load(&p->stats.by_final[i]);
 }

@@ -41,9 +41,13 @@ void proxy_recv(const struct tp_source *src, const char *msg, size_t len, void *
 /* The transport's connection-closed hook (arg = the proxy): flows die with their connection. */
 void proxy_conn_closed(uint64_t conn_id, void *arg);
 
+/* Methods counted separately (enum sip_method values; 0 = others). */
+#define PROXY_METHODS 15
+
 struct proxy_stats {
 	uint64_t requests, responses, forwarded, local_replies, stateless_fwd;
 	uint64_t by_final[7]; /* finals we sent upstream by class */
+	uint64_t txn_final[PROXY_METHODS][7]; /* finals by request method (enum sip_method) and class */
 };
 void proxy_stats_get(struct proxy *p, struct proxy_stats *st);
 /* Media-policy counters (offers by media and key management, rejections by reason). */

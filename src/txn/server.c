@@ -351,9 +351,11 @@ static int srv_respond_take(struct txn_server *st, uint16_t status, char *buf, s
 	} else if (st->invite && status < 300) {
 		/* RFC 6026 7.1 (updating 17.2.1): Accepted, not Terminated: INVITE retransmissions
 		 * are absorbed and 2xx from other forks pass through until timer L = 64*T1; the
-		 * original rule let a retransmitted INVITE make a second transaction */
+		 * original rule let a retransmitted INVITE make a second transaction. Over a reliable
+		 * transport nothing is retransmitted, so Accepted ends at once: at thousands of calls
+		 * a second, 64*T1 of finished INVITEs would fill the transaction table. */
 		st->state = SRV_ACCEPTED;
-		txn_timer_arm(st->tmr_to, 64 * l->t1);
+		txn_timer_arm(st->tmr_to, unreliable ? 64 * l->t1 : 0);
 	} else if (st->invite) {
 		/* 17.2.1: Completed; timer G (unreliable only) and H */
 		st->state = SRV_COMPLETED;

@@ -65,6 +65,11 @@ def test_plain_rtp_offer_refused_when_secure_required(media_edge):
     assert status == 200
     assert metric(text, "sipsd_media_rejections_total", kind="offer", reason="no_secure_media") == 1
     assert metric(text, "sipsd_media_offers_by_media_total", media="rtp") >= 1
+    # Transactions by method and class, and the registrar's outcomes, move too.
+    assert metric(text, "sipsd_sip_transactions_total", method="INVITE", **{"class": "4xx"}) == 1
+    assert metric(text, "sipsd_sip_transactions_total", method="REGISTER", **{"class": "2xx"}) == 2
+    assert metric(text, "sipsd_registrar_requests_total", result="ok") == 2
+    assert metric(text, "sipsd_registrar_requests_total", result="challenged") == 2
 
 
 def test_mikey_offer_refused_415_when_sdes_required(media_edge):
