@@ -66,3 +66,19 @@ size_t slice_copy(struct slice s, char *dst, size_t dstsz)
 	dst[n] = '\0';
 	return n;
 }
+
+bool slice_next_field(struct slice *rest, struct slice *field)
+{
+	size_t i = 0;
+	while (i < rest->len && (rest->p[i] == ' ' || rest->p[i] == '\t'))
+		i++;
+	size_t start = i;
+	while (i < rest->len && rest->p[i] != ' ' && rest->p[i] != '\t')
+		i++;
+	if (i == start)
+		return false;
+	*field = (struct slice){ rest->p + start, i - start };
+	rest->p += i;
+	rest->len -= i;
+	return true;
+}

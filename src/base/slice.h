@@ -22,6 +22,10 @@ bool slice_eq_cstr_ci(struct slice a, const char *s);
 struct slice slice_trim(struct slice s);
 /* Decimal digits only, no sign, no overflow past max; false otherwise. */
 bool slice_to_u64(struct slice s, uint64_t max, uint64_t *out);
+/* Next field of a SP/HTAB-separated list (runs of blanks tolerated: SDP asks for one SP,
+ * RFC 8866 5, but senders use more): skips leading blanks,
+ * sets *field and advances *rest past it; false when nothing is left. */
+bool slice_next_field(struct slice *rest, struct slice *field);
 /* Copy into dst (NUL-terminated, truncated to dstsz-1); returns bytes copied. */
 size_t slice_copy(struct slice s, char *dst, size_t dstsz);
 

@@ -65,22 +65,6 @@ const char *sdp_crypto_status_text(enum sdp_crypto_status st)
 	return "invalid";
 }
 
-static bool next_field(struct slice *rest, struct slice *field)
-{
-	size_t i = 0;
-	while (i < rest->len && (rest->p[i] == ' ' || rest->p[i] == '\t'))
-		i++;
-	size_t start = i;
-	while (i < rest->len && rest->p[i] != ' ' && rest->p[i] != '\t')
-		i++;
-	if (i == start)
-		return false;
-	*field = (struct slice){ rest->p + start, i - start };
-	rest->p += i;
-	rest->len -= i;
-	return true;
-}
-
 /* Split s at the first sep: head before it, s after it; false (head = all) when absent. */
 static bool split_at(struct slice *s, char sep, struct slice *head)
 {
@@ -313,14 +297,14 @@ enum sdp_crypto_status sdp_crypto_parse(struct sdp_crypto *c, struct slice value
 	enum sdp_crypto_status st;
 
 	memset(c, 0, sizeof(*c));
-	if (!next_field(&value, &tag))
+	if (!slice_next_field(&value, &tag))
 		return done(c, SDP_CRYPTO_BAD_TAG);
 	/* 9.1: tag = 1*9DIGIT; leading zeros allowed, the value is what must be unique */
 	if (tag.len > 9 || !slice_to_u64(tag, 999999999, &t))
 		return done(c, SDP_CRYPTO_BAD_TAG);
 	c->tag = (uint32_t)t;
 	c->tag_valid = true;
-	if (!next_field(&value, &suite) || !next_field(&value, &kp))
+	if (!slice_next_field(&value, &suite) || !slice_next_field(&value, &kp))
 		return done(c, SDP_CRYPTO_BAD_SYNTAX);
 	for (size_t i = 0; i < suite.len; i++) {
 		char ch = suite.p[i];
@@ -333,7 +317,7 @@ enum sdp_crypto_status sdp_crypto_parse(struct sdp_crypto *c, struct slice value
 	st = parse_key_params(c, kp, &unknown_method);
 	if (st != SDP_CRYPTO_OK)
 		return done(c, st);
-	while (next_field(&value, &p)) {
+	while (slice_next_field(&value, &p)) {
 		st = parse_session_param(c, p, &unknown_param);
 		if (st != SDP_CRYPTO_OK)
 			return done(c, st);

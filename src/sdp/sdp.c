@@ -77,23 +77,6 @@ static bool line_next(struct line_iter *it, struct line *ln, bool *bad)
 	return true;
 }
 
-/* Next SP-separated field; tolerates runs of SP/HTAB although RFC 8866 asks for one SP. */
-static bool field_next(struct slice *rest, struct slice *field)
-{
-	size_t i = 0;
-	while (i < rest->len && (rest->p[i] == ' ' || rest->p[i] == '\t'))
-		i++;
-	size_t start = i;
-	while (i < rest->len && rest->p[i] != ' ' && rest->p[i] != '\t')
-		i++;
-	if (i == start)
-		return false;
-	*field = (struct slice){ rest->p + start, i - start };
-	rest->p += i;
-	rest->len -= i;
-	return true;
-}
-
 static bool is_token_char(char c)
 {
 	/* RFC 8866 9: token-char = %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 / %x41-5A / %x5E-7E */
@@ -116,7 +99,7 @@ static bool is_token(struct slice s)
 static bool parse_nettype(struct slice *rest, bool *ipv6, const char **why)
 {
 	struct slice nt, at;
-	if (!field_next(rest, &nt) || !field_next(rest, &at)) {
+	if (!slice_next_field(rest, &nt) || !slice_next_field(rest, &at)) {
 		*why = "missing network or address type";
 		return false;
 	}
@@ -140,7 +123,7 @@ static bool parse_conn(struct slice v, struct sdp_conn *c, const char **why)
 	struct slice addr, extra;
 	if (!parse_nettype(&v, &c->ipv6, why))
 		return false;
-	if (!field_next(&v, &addr) || field_next(&v, &extra)) {
+	if (!slice_next_field(&v, &addr) || slice_next_field(&v, &extra)) {
 		*why = "c= needs exactly one connection address";
 		return false;
 	}
@@ -154,14 +137,14 @@ static bool parse_origin(struct slice v, const char **why)
 	struct slice f;
 	bool ipv6;
 	for (int i = 0; i < 3; i++) {
-		if (!field_next(&v, &f)) {
+		if (!slice_next_field(&v, &f)) {
 			*why = "o= has too few fields";
 			return false;
 		}
 	}
 	if (!parse_nettype(&v, &ipv6, why))
 		return false;
-	if (!field_next(&v, &f) || field_next(&v, &f)) {
+	if (!slice_next_field(&v, &f) || slice_next_field(&v, &f)) {
 		*why = "o= needs exactly one unicast address";
 		return false;
 	}
@@ -242,7 +225,7 @@ static bool parse_port(struct slice s, uint32_t *port, uint32_t *nports)
 static bool parse_media(struct slice v, struct sdp_media *m, const char **why)
 {
 	struct slice port, fmt;
-	if (!field_next(&v, &m->media) || !field_next(&v, &port) || !field_next(&v, &m->proto_text)) {
+	if (!slice_next_field(&v, &m->media) || !slice_next_field(&v, &port) || !slice_next_field(&v, &m->proto_text)) {
 		*why = "m= has too few fields";
 		return false;
 	}
@@ -256,7 +239,7 @@ static bool parse_media(struct slice v, struct sdp_media *m, const char **why)
 	}
 	m->proto = proto_from(m->proto_text);
 	struct slice first = v;
-	if (!field_next(&first, &fmt)) {
+	if (!slice_next_field(&first, &fmt)) {
 		*why = "m= has no format";
 		return false;
 	}
@@ -295,7 +278,7 @@ static enum sdp_setup setup_from(struct slice v)
 static bool is_mikey(struct slice v)
 {
 	struct slice id;
-	return field_next(&v, &id) && slice_eq_cstr_ci(id, "mikey");
+	return slice_next_field(&v, &id) && slice_eq_cstr_ci(id, "mikey");
 }
 
 static bool parse_attr(struct slice v, struct sdp_attr *a, const char **why)

@@ -226,21 +226,25 @@ class PeerServer:
             c.close()
 
     def serve(self, c, gen):
+        """The owning thread's loop: queued sends, then reads handed to on_data()."""
         c.settimeout(0.2)
         deadline = time.monotonic() + 60
         while not self.closing(gen) and time.monotonic() < deadline:
             self.flush(c)
             try:
-                data = c.recv(100)
+                data = c.recv(65536)
             except socket.timeout:
                 continue
             except (ssl.SSLError, OSError):
                 return
             if not data:
                 return
-            if b"\r\n\r\n" in data:
-                self.pings += 1
-                c.sendall(b"\r\n")
+            self.on_data(c, data)
+
+    def on_data(self, c, data):
+        if b"\r\n\r\n" in data:
+            self.pings += 1
+            c.sendall(b"\r\n")
 
     def drop_all(self):
         """Close every open connection (with close_notify), as a restarting trunk would."""

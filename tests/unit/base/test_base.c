@@ -79,6 +79,21 @@ static void test_slice_to_u64_bounds(void **state)
 	assert_string_equal(buf, "abc");
 }
 
+static void test_slice_next_field(void **state)
+{
+	(void)state;
+	struct slice rest = SLICE_LIT("  IN \tIP4  192.0.2.1 "), f;
+	assert_true(slice_next_field(&rest, &f));
+	assert_true(slice_eq_cstr(f, "IN"));
+	assert_true(slice_next_field(&rest, &f));
+	assert_true(slice_eq_cstr(f, "IP4"));
+	assert_true(slice_next_field(&rest, &f));
+	assert_true(slice_eq_cstr(f, "192.0.2.1"));
+	assert_false(slice_next_field(&rest, &f));
+	struct slice empty = SLICE_LIT("");
+	assert_false(slice_next_field(&empty, &f));
+}
+
 static void test_log_levels(void **state)
 {
 	(void)state;
@@ -100,6 +115,7 @@ int main(void)
 		cmocka_unit_test(test_mem_alignment_and_strdup),
 		cmocka_unit_test(test_slice_compare_trim),
 		cmocka_unit_test(test_slice_to_u64_bounds),
+		cmocka_unit_test(test_slice_next_field),
 		cmocka_unit_test(test_log_levels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
