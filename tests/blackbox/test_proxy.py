@@ -362,3 +362,30 @@ def test_tls_to_udp_bridging_and_back(edge):
     got_bye = alice.wait(lambda m: m.method == "BYE")
     alice.send(response_to(got_bye, 200, "OK"))
     assert bob.final_response("BYE").status == 200
+
+
+def test_registrations_table_shows_live_flows(edge):
+    """GET /registrations and `sipsctl regs`: the AOR, contact, flow and expiry of each binding,
+    and the flow marked failed once its connection closes (RFC 5626 5.3)."""
+    from test_mgmt import api, ctl
+    alice = registered(edge, "alice")
+    st, v = api(edge.mgmt_sock, "GET", "/registrations")
+    assert st == 200
+    rows = [r for r in v["registrations"] if r["aor"] == "sip:alice@localhost"]
+    assert len(rows) == 1, v
+    assert rows[0]["contact"] == alice.contact_uri and rows[0]["transport"] == "tls"
+    assert rows[0]["conn_id"] > 0 and not rows[0]["flow_failed"] and 0 < rows[0]["expires_s"] <= 3600
+    assert "sip:alice@localhost" in ctl(edge.mgmt_sock, "regs").stdout
+    alice.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        rows = [r for r in api(edge.mgmt_sock, "GET", "/registrations")[1]["registrations"]
+                if r["aor"] == "sip:alice@localhost"]
+        if rows and rows[0]["flow_failed"]:
+            break
+        time.sleep(0.05)
+    assert rows and rows[0]["flow_failed"]
+    # A call to her now gets 430 Flow Failed rather than a new connection towards her.
+    bob = registered(edge, "bob")
+    invite(bob, "alice@localhost")
+    assert bob.final_response("INVITE").status == 430
