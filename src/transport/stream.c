@@ -408,6 +408,11 @@ static void conn_read(struct tp_conn *c)
 		c->last_rx_ms = time_mono_ms();
 		if (!conn_dispatch(c) || c->state != TP_CONN_UP)
 			return;
+		/* A short read drained the socket for now: the level-triggered read event fires again
+		 * if more arrives, so skip the read that would only say EAGAIN (one syscall per
+		 * message saved). Bytes OpenSSL already holds raise no event: keep reading those. */
+		if ((size_t)n < room && !(c->ssl && SSL_has_pending(c->ssl)))
+			break;
 	}
 	if (c->rx_len == 0 && c->rx) {
 		free(c->rx);
