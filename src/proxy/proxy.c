@@ -2,6 +2,7 @@
  * response selection, CANCEL, stateless relay of ACK-for-2xx and late 2xx retransmissions. */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,11 +291,11 @@ struct fwd {
 	bool final_sent;
 	bool cancelled;
 	size_t nbr, pending;
-	struct branch br[MAX_BRANCHES];
 	uint16_t best;           /* best final so far (16.7 item 6), 0 = none */
 	char *best_bytes;        /* its bytes with our Via stripped; NULL for synthesized */
 	size_t best_len;
 	struct event *timer_c;   /* RFC 3261 16.6 item 11: an INVITE can't ring forever */
+	struct branch br[MAX_BRANCHES]; /* last: zeroed one by one as branches are made */
 };
 
 enum { TIMER_C_S = 180 }; /* "greater than 3 minutes" is the RFC's advice; 180 s is the floor */
@@ -611,10 +612,17 @@ struct route_result {
 	uint16_t status;    /* nonzero: answer with this */
 	const char *reason;
 	size_t ntargets;
-	struct target t[MAX_BRANCHES];
 	bool pop_route;
 	bool record_route;
+	struct target t[MAX_BRANCHES]; /* last: cleared one by one by new_target() */
 };
+
+static struct target *new_target(struct route_result *r)
+{
+	struct target *t = &r->t[r->ntargets++];
+	memset(t, 0, sizeof(*t));
+	return t;
+}
 
 static void route_fail(struct route_result *r, uint16_t status, const char *reason)
 {
@@ -630,7 +638,7 @@ static void target_peer(struct proxy *p, struct tp_peer *peer, size_t idx, struc
 		route_fail(r, 503, "Service Unavailable (peer link down)");
 		return;
 	}
-	struct target *t = &r->t[r->ntargets++];
+	struct target *t = new_target(r);
 	t->hop.transport = CONF_TP_TLS; /* any stream transport: send_h routes by conn id */
 	t->hop.conn_id = cid;
 	t->tls = tp_conn_id_transport(cid) == CONF_TP_TLS;
@@ -643,7 +651,8 @@ static void route_request(struct proxy_worker *pw, const struct sip_msg *req, co
 			  const struct proxy_origin *o, struct route_result *r)
 {
 	struct proxy *p = pw->p;
-	memset(r, 0, sizeof(*r));
+	/* Only the header: targets are cleared as they are added (the array is ~50 KB). */
+	memset(r, 0, offsetof(struct route_result, t));
 	const struct sip_uri *ruri = sip_msg_ruri(req);
 	const struct sip_nameaddr *to = sip_msg_to(req);
 	bool in_dialog = to && to->tag.len;
@@ -665,7 +674,7 @@ static void route_request(struct proxy_worker *pw, const struct sip_msg *req, co
 		/* Both flows of the dialog are known: out on the one it did not come in on. */
 		uint64_t out = from->conn_id == fa ? fb : from->conn_id == fb ? fa : 0;
 		if (out) {
-			struct target *t = &r->t[r->ntargets++];
+			struct target *t = new_target(r);
 			t->hop.transport = CONF_TP_TLS; /* any stream transport: send_h routes by conn id */
 			t->hop.conn_id = out;
 			t->tls = tp_conn_id_transport(out) == CONF_TP_TLS;
@@ -703,7 +712,7 @@ static void route_request(struct proxy_worker *pw, const struct sip_msg *req, co
 				failed++;
 				continue; /* RFC 3261 / 5626: never open a new connection to a UA behind NAT */
 			}
-			hop_for_binding(&bs[i], &r->t[r->ntargets++]);
+			hop_for_binding(&bs[i], new_target(r));
 		}
 		if (r->ntargets == 0) {
 			if (failed)
@@ -934,7 +943,10 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 		free(r);
 		return;
 	}
-	struct fwd *f = calloc(1, sizeof(*f));
+	/* Header zeroed here, branches as they are used: the branch array is ~16 KB. */
+	struct fwd *f = malloc(sizeof(*f));
+	if (f)
+		memset(f, 0, offsetof(struct fwd, br));
 	if (!f) {
 		reply(pw, st, 500, "Server Internal Error (out of memory)", NULL, 0);
 		free(r);
@@ -994,6 +1006,7 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 			continue;
 		}
 		struct branch *b = &f->br[f->nbr];
+		memset(b, 0, sizeof(*b));
 		b->f = f;
 		b->hop = r->t[i].hop;
 		if (offer) {
@@ -1012,6 +1025,7 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 		f->pending++;
 		int e = txn_client_start(pw->txl, &r->t[i].hop, out, len, slice_from_cstr(branch), client_resp_h, b, &b->ct);
 		if (e) {
+			free(b->offer); /* the slot is reused by the next target */
 			f->nbr--;
 			f->pending--;
 			continue;
