@@ -4,59 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/outbuf.h"
 #include "sip/lex.h"
 
-struct ob {
-	char *p;
-	size_t size, len;
-	bool over;
-};
-
-static void put(struct ob *o, const char *s, size_t n)
-{
-	if (o->over || n > o->size - o->len) {
-		o->over = true;
-		return;
-	}
-	if (n)
-		memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
-static void puts_(struct ob *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
-
-static void put_sl(struct ob *o, struct slice s)
-{
-	put(o, s.p, s.len);
-}
-
-static void put_u32(struct ob *o, uint32_t v)
-{
-	char t[10];
-	size_t i = sizeof(t);
-	do {
-		t[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put(o, t + i, sizeof(t) - i);
-}
-
-/* A header field as received, with its final line end made CRLF (LF-only senders). */
-static void put_line(struct ob *o, struct slice raw)
-{
-	size_t n = raw.len;
-	if (n && raw.p[n - 1] == '\n')
-		n--;
-	if (n && raw.p[n - 1] == '\r')
-		n--;
-	put(o, raw.p, n);
-	put(o, "\r\n", 2);
-}
-
-static int finish(struct ob *o, size_t *lenp)
+static int finish(struct outbuf *o, size_t *lenp)
 {
 	if (o->over)
 		return EOVERFLOW;
@@ -69,16 +20,16 @@ int sip_build_copy(const struct sip_msg *m, char *dst, size_t dstsz, size_t *len
 {
 	if (!m || (!dst && dstsz))
 		return EINVAL;
-	struct ob o = { dst, dstsz, 0, false };
+	struct outbuf o = OUTBUF_INIT(dst, dstsz);
 	struct slice raw = sip_msg_raw(m);
 	size_t eoh, he = sip_msg_hdr_end(m, &eoh);
 	size_t n = sip_msg_hdr_count(m);
 	const char *first = n ? sip_msg_hdr_at(m, 0)->name.p : raw.p + he;
-	put(&o, raw.p, (size_t)(first - raw.p));
+	outbuf_put(&o, raw.p, (size_t)(first - raw.p));
 	for (size_t i = 0; i < n; i++)
-		put_sl(&o, sip_hdr_raw(sip_msg_hdr_at(m, i)));
-	put(&o, raw.p + he, eoh);
-	put_sl(&o, sip_msg_body(m));
+		outbuf_put_slice(&o, sip_hdr_raw(sip_msg_hdr_at(m, i)));
+	outbuf_put(&o, raw.p + he, eoh);
+	outbuf_put_slice(&o, sip_msg_body(m));
 	return finish(&o, lenp);
 }
 
@@ -175,62 +126,62 @@ int sip_build_response(const struct sip_msg *req, uint16_t status, const char *r
 		if (!no_crlf(opts->extra[i]))
 			return EINVAL;
 	}
-	struct ob o = { dst, dstsz, 0, false };
-	puts_(&o, "SIP/2.0 ");
-	put_u32(&o, status);
-	put(&o, " ", 1);
-	puts_(&o, reason);
-	put(&o, "\r\n", 2);
+	struct outbuf o = OUTBUF_INIT(dst, dstsz);
+	outbuf_puts(&o, "SIP/2.0 ");
+	outbuf_put_u32(&o, status);
+	outbuf_put(&o, " ", 1);
+	outbuf_puts(&o, reason);
+	outbuf_put(&o, "\r\n", 2);
 	/* RFC 3261 8.2.6.2: Via (all, in order), From, Call-ID, CSeq copied; To gets a tag */
 	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_VIA); h; h = sip_msg_hdr_next(req, h))
-		put_line(&o, sip_hdr_raw(h));
+		outbuf_put_line(&o, sip_hdr_raw(h));
 	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_FROM);
 	if (h)
-		put_line(&o, sip_hdr_raw(h));
+		outbuf_put_line(&o, sip_hdr_raw(h));
 	h = sip_msg_hdr(req, SIP_HDR_TO);
 	const struct sip_nameaddr *to = sip_msg_to(req);
 	if (h && to && !to->tag.len && status > 100 && opts->to_tag.len) {
 		const char *ve = h->value.p + h->value.len;
-		put(&o, h->name.p, (size_t)(ve - h->name.p));
-		puts_(&o, ";tag=");
-		put_sl(&o, opts->to_tag);
-		put_line(&o, sl(ve, h->name.p + h->raw_len));
+		outbuf_put(&o, h->name.p, (size_t)(ve - h->name.p));
+		outbuf_puts(&o, ";tag=");
+		outbuf_put_slice(&o, opts->to_tag);
+		outbuf_put_line(&o, sl(ve, h->name.p + h->raw_len));
 	} else if (h) {
-		put_line(&o, sip_hdr_raw(h));
+		outbuf_put_line(&o, sip_hdr_raw(h));
 	}
 	h = sip_msg_hdr(req, SIP_HDR_CALL_ID);
 	if (h)
-		put_line(&o, sip_hdr_raw(h));
+		outbuf_put_line(&o, sip_hdr_raw(h));
 	h = sip_msg_hdr(req, SIP_HDR_CSEQ);
 	if (h)
-		put_line(&o, sip_hdr_raw(h));
+		outbuf_put_line(&o, sip_hdr_raw(h));
 	/* RFC 3261 8.2.6.1 */
 	h = sip_msg_hdr(req, SIP_HDR_TIMESTAMP);
 	if (h && status == 100)
-		put_line(&o, sip_hdr_raw(h));
+		outbuf_put_line(&o, sip_hdr_raw(h));
 	const struct sip_verdict *v = opts->verdict;
 	if (v && status == 420 && v->n_unsupported) {
-		puts_(&o, "Unsupported: ");
+		outbuf_puts(&o, "Unsupported: ");
 		for (size_t i = 0; i < v->n_unsupported; i++) {
 			if (i)
-				put(&o, ", ", 2);
-			put_sl(&o, v->unsupported[i]);
+				outbuf_put(&o, ", ", 2);
+			outbuf_put_slice(&o, v->unsupported[i]);
 		}
-		put(&o, "\r\n", 2);
+		outbuf_put(&o, "\r\n", 2);
 	}
 	for (size_t i = 0; i < opts->n_extra; i++) {
-		put_sl(&o, opts->extra[i]);
-		put(&o, "\r\n", 2);
+		outbuf_put_slice(&o, opts->extra[i]);
+		outbuf_put(&o, "\r\n", 2);
 	}
 	if (opts->body.len && opts->content_type.len) {
-		puts_(&o, "Content-Type: ");
-		put_sl(&o, opts->content_type);
-		put(&o, "\r\n", 2);
+		outbuf_puts(&o, "Content-Type: ");
+		outbuf_put_slice(&o, opts->content_type);
+		outbuf_put(&o, "\r\n", 2);
 	}
-	puts_(&o, "Content-Length: ");
-	put_u32(&o, (uint32_t)opts->body.len);
-	put(&o, "\r\n\r\n", 4);
-	put_sl(&o, opts->body);
+	outbuf_puts(&o, "Content-Length: ");
+	outbuf_put_u32(&o, (uint32_t)opts->body.len);
+	outbuf_put(&o, "\r\n\r\n", 4);
+	outbuf_put_slice(&o, opts->body);
 	return finish(&o, lenp);
 }
 
@@ -244,37 +195,37 @@ int sip_build_verdict_response(const struct sip_msg *req, const struct sip_verdi
 }
 
 /* The header field with its value replaced, name and line end kept as written. */
-static void put_replaced(struct ob *o, const struct sip_hdr *h, struct slice val)
+static void put_replaced(struct outbuf *o, const struct sip_hdr *h, struct slice val)
 {
-	put(o, h->name.p, (size_t)(h->value.p - h->name.p));
-	put_sl(o, val);
-	put_line(o, sl(h->value.p + h->value.len, h->name.p + h->raw_len));
+	outbuf_put(o, h->name.p, (size_t)(h->value.p - h->name.p));
+	outbuf_put_slice(o, val);
+	outbuf_put_line(o, sl(h->value.p + h->value.len, h->name.p + h->raw_len));
 }
 
-static void put_via(struct ob *o, const struct sip_fwd_opts *f)
+static void put_via(struct outbuf *o, const struct sip_fwd_opts *f)
 {
-	puts_(o, "Via: SIP/2.0/");
-	put_sl(o, f->transport);
-	put(o, " ", 1);
-	put_sl(o, f->host);
+	outbuf_puts(o, "Via: SIP/2.0/");
+	outbuf_put_slice(o, f->transport);
+	outbuf_put(o, " ", 1);
+	outbuf_put_slice(o, f->host);
 	if (f->port) {
-		put(o, ":", 1);
-		put_u32(o, f->port);
+		outbuf_put(o, ":", 1);
+		outbuf_put_u32(o, f->port);
 	}
 	/* RFC 3261 8.1.1.7: the magic cookie marks a branch unique across space and time */
-	puts_(o, ";branch=z9hG4bK");
-	put_sl(o, f->branch_unique);
-	put_sl(o, f->via_params);
-	put(o, "\r\n", 2);
+	outbuf_puts(o, ";branch=z9hG4bK");
+	outbuf_put_slice(o, f->branch_unique);
+	outbuf_put_slice(o, f->via_params);
+	outbuf_put(o, "\r\n", 2);
 }
 
-static void put_rr(struct ob *o, const struct sip_fwd_opts *f)
+static void put_rr(struct outbuf *o, const struct sip_fwd_opts *f)
 {
 	if (!f->record_route.len)
 		return;
-	puts_(o, "Record-Route: <");
-	put_sl(o, f->record_route);
-	put(o, ">\r\n", 3);
+	outbuf_puts(o, "Record-Route: <");
+	outbuf_put_slice(o, f->record_route);
+	outbuf_put(o, ">\r\n", 3);
 }
 
 int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, char *dst,
@@ -294,15 +245,15 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 	if (has_mf && mf == 0)
 		return EINVAL; /* RFC 3261 16.3 item 3: answer 483 instead */
 
-	struct ob o = { dst, dstsz, 0, false };
+	struct outbuf o = OUTBUF_INIT(dst, dstsz);
 	if (f->new_ruri.len) {
-		put_sl(&o, sip_msg_method(req));
-		put(&o, " ", 1);
-		put_sl(&o, f->new_ruri);
-		put(&o, " SIP/2.0\r\n", 10);
+		outbuf_put_slice(&o, sip_msg_method(req));
+		outbuf_put(&o, " ", 1);
+		outbuf_put_slice(&o, f->new_ruri);
+		outbuf_put(&o, " SIP/2.0\r\n", 10);
 	} else {
-		put_sl(&o, sip_msg_start_line(req));
-		put(&o, "\r\n", 2);
+		outbuf_put_slice(&o, sip_msg_start_line(req));
+		outbuf_put(&o, "\r\n", 2);
 	}
 	size_t n = sip_msg_hdr_count(req);
 	const struct sip_hdr *first_via = sip_msg_hdr(req, SIP_HDR_VIA);
@@ -322,8 +273,8 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 			put_rr(&o, f);
 		if (h == first_mf) {
 			char num[12];
-			struct ob t = { num, sizeof(num), 0, false };
-			put_u32(&t, mf - 1);
+			struct outbuf t = OUTBUF_INIT(num, sizeof(num));
+			outbuf_put_u32(&t, mf - 1);
 			put_replaced(&o, h, sl(num, num + t.len));
 		} else if (h == first_route && f->pop_route) {
 			/* RFC 3261 16.4: drop the value naming us; the rest of the field stays */
@@ -335,7 +286,7 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 			if (rs < rest.p + rest.len)
 				put_replaced(&o, h, sl(rs, rest.p + rest.len));
 		} else {
-			put_line(&o, sip_hdr_raw(h));
+			outbuf_put_line(&o, sip_hdr_raw(h));
 		}
 		if (h == last_via && !first_rr)
 			put_rr(&o, f);
@@ -343,14 +294,14 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 	if (!first_via && !first_rr)
 		put_rr(&o, f);
 	if (!has_mf)
-		puts_(&o, "Max-Forwards: 70\r\n");
+		outbuf_puts(&o, "Max-Forwards: 70\r\n");
 	struct slice body = sip_msg_body(req);
 	if (!sip_msg_content_length(req, NULL)) {
-		puts_(&o, "Content-Length: ");
-		put_u32(&o, (uint32_t)body.len);
-		put(&o, "\r\n", 2);
+		outbuf_puts(&o, "Content-Length: ");
+		outbuf_put_u32(&o, (uint32_t)body.len);
+		outbuf_put(&o, "\r\n", 2);
 	}
-	put(&o, "\r\n", 2);
-	put_sl(&o, body);
+	outbuf_put(&o, "\r\n", 2);
+	outbuf_put_slice(&o, body);
 	return finish(&o, lenp);
 }

@@ -4,56 +4,8 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/outbuf.h"
 #include "txn/internal.h"
-
-struct wb {
-	char *p;
-	size_t size, len;
-};
-
-static void put(struct wb *w, const char *s, size_t n)
-{
-	if (n > w->size - w->len) {
-		w->len = w->size + 1; /* sticky overflow; sizes are computed, so never expected */
-		return;
-	}
-	memcpy(w->p + w->len, s, n);
-	w->len += n;
-}
-
-static void put_cstr(struct wb *w, const char *s)
-{
-	put(w, s, strlen(s));
-}
-
-static void put_sl(struct wb *w, struct slice s)
-{
-	if (w->len <= w->size)
-		put(w, s.p, s.len);
-}
-
-static void put_u32(struct wb *w, uint32_t v)
-{
-	char t[10];
-	size_t i = sizeof(t);
-	do {
-		t[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put_sl(w, (struct slice){ t + i, sizeof(t) - i });
-}
-
-/* A header field as received, line end normalised to CRLF. */
-static void put_line(struct wb *w, struct slice raw)
-{
-	size_t n = raw.len;
-	if (n && raw.p[n - 1] == '\n')
-		n--;
-	if (n && raw.p[n - 1] == '\r')
-		n--;
-	put_sl(w, (struct slice){ raw.p, n });
-	put_sl(w, SLICE_LIT("\r\n"));
-}
 
 static size_t hdr_len(const struct sip_msg *m, enum sip_hdr_id id)
 {
@@ -63,10 +15,10 @@ static size_t hdr_len(const struct sip_msg *m, enum sip_hdr_id id)
 	return n;
 }
 
-static void put_hdrs(struct wb *w, const struct sip_msg *m, enum sip_hdr_id id)
+static void put_hdrs(struct outbuf *w, const struct sip_msg *m, enum sip_hdr_id id)
 {
 	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_hdr_next(m, h))
-		put_line(w, sip_hdr_raw(h));
+		outbuf_put_line(w, sip_hdr_raw(h));
 }
 
 /* Request line, top Via only, Route set, From, To, Call-ID, CSeq num + method, Max-Forwards,
@@ -90,30 +42,30 @@ static int build_req(const struct sip_msg *req, const struct sip_msg *to_msg, co
 	char *buf = mem_zalloc(size, NULL);
 	if (!buf)
 		return ENOMEM;
-	struct wb w = { buf, size, 0 };
-	put_cstr(&w, method);
-	put_sl(&w, SLICE_LIT(" "));
-	put_sl(&w, ruri->whole);
-	put_sl(&w, SLICE_LIT(" SIP/2.0\r\nVia: "));
-	put_sl(&w, via->raw);
-	put_sl(&w, SLICE_LIT("\r\n"));
+	struct outbuf w = OUTBUF_INIT(buf, size);
+	outbuf_puts(&w, method);
+	outbuf_put_slice(&w, SLICE_LIT(" "));
+	outbuf_put_slice(&w, ruri->whole);
+	outbuf_put_slice(&w, SLICE_LIT(" SIP/2.0\r\nVia: "));
+	outbuf_put_slice(&w, via->raw);
+	outbuf_put_slice(&w, SLICE_LIT("\r\n"));
 	/* 17.1.1.3 / 9.1: the Route header fields of the request being acknowledged/cancelled */
 	put_hdrs(&w, req, SIP_HDR_ROUTE);
-	put_line(&w, sip_hdr_raw(from));
-	put_line(&w, sip_hdr_raw(to));
-	put_line(&w, sip_hdr_raw(cid));
-	put_sl(&w, SLICE_LIT("CSeq: "));
-	put_u32(&w, cseq->num);
-	put_sl(&w, SLICE_LIT(" "));
-	put_cstr(&w, method);
-	put_sl(&w, SLICE_LIT("\r\nMax-Forwards: 70\r\n"));
+	outbuf_put_line(&w, sip_hdr_raw(from));
+	outbuf_put_line(&w, sip_hdr_raw(to));
+	outbuf_put_line(&w, sip_hdr_raw(cid));
+	outbuf_put_slice(&w, SLICE_LIT("CSeq: "));
+	outbuf_put_u32(&w, cseq->num);
+	outbuf_put_slice(&w, SLICE_LIT(" "));
+	outbuf_puts(&w, method);
+	outbuf_put_slice(&w, SLICE_LIT("\r\nMax-Forwards: 70\r\n"));
 	if (reason.len) {
-		put_sl(&w, SLICE_LIT("Reason: "));
-		put_sl(&w, reason);
-		put_sl(&w, SLICE_LIT("\r\n"));
+		outbuf_put_slice(&w, SLICE_LIT("Reason: "));
+		outbuf_put_slice(&w, reason);
+		outbuf_put_slice(&w, SLICE_LIT("\r\n"));
 	}
-	put_sl(&w, SLICE_LIT("Content-Length: 0\r\n\r\n"));
-	if (w.len > w.size) {
+	outbuf_put_slice(&w, SLICE_LIT("Content-Length: 0\r\n\r\n"));
+	if (w.over) {
 		mem_deref(buf);
 		return EOVERFLOW;
 	}

@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/outbuf.h"
 #include "base/slice.h"
 
 static int destroyed;
@@ -94,6 +95,25 @@ static void test_slice_next_field(void **state)
 	assert_false(slice_next_field(&empty, &f));
 }
 
+static void test_outbuf_lines_numbers_and_overflow(void **state)
+{
+	(void)state;
+	char buf[32];
+	struct outbuf o = OUTBUF_INIT(buf, sizeof(buf));
+	outbuf_puts(&o, "CSeq: ");
+	outbuf_put_u32(&o, 4294967295u);
+	outbuf_put_line(&o, SLICE_LIT(" X\n")); /* bare LF becomes CRLF */
+	assert_false(o.over);
+	assert_int_equal(o.len, 20);
+	assert_memory_equal(buf, "CSeq: 4294967295 X\r\n", 20);
+	outbuf_put_slice(&o, SLICE_LIT("0123456789abc")); /* 33 > 32: refused, sticky */
+	assert_true(o.over);
+	assert_int_equal(o.len, 20);
+	outbuf_puts(&o, "a");
+	assert_true(o.over);
+	assert_int_equal(o.len, 20);
+}
+
 static void test_log_levels(void **state)
 {
 	(void)state;
@@ -116,6 +136,7 @@ int main(void)
 		cmocka_unit_test(test_slice_compare_trim),
 		cmocka_unit_test(test_slice_to_u64_bounds),
 		cmocka_unit_test(test_slice_next_field),
+		cmocka_unit_test(test_outbuf_lines_numbers_and_overflow),
 		cmocka_unit_test(test_log_levels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
