@@ -1068,27 +1068,25 @@ int app_mgmt_start(const struct conf *conf, struct app_tls *tls, struct app_work
 		mem_deref(am);
 		return EINVAL;
 	}
+	static const struct {
+		enum mgmt_method method;
+		const char *path;
+		mgmt_route_h *h;
+	} routes[] = {
+		{ MGMT_GET, "/status", status_h },
+		{ MGMT_GET, "/connections", conns_get_h },
+		{ MGMT_DELETE, "/connections", conns_delete_h },
+		{ MGMT_GET, "/peers", peers_get_h },
+		{ MGMT_GET, "/registrations", regs_get_h },
+		{ MGMT_POST, "/reload", reload_h },
+		{ MGMT_GET, "/metrics", metrics_h },
+		{ MGMT_GET, "/keylog", keylog_get_h },
+		{ MGMT_POST, "/keylog", keylog_post_h },
+		{ MGMT_DELETE, "/keylog", keylog_delete_h },
+	};
 	int e = mgmt_alloc(&am->srv, &s);
-	if (!e)
-		e = mgmt_route_add(am->srv, MGMT_GET, "/status", status_h, am);
-	if (!e)
-		e = mgmt_route_add(am->srv, MGMT_GET, "/connections", conns_get_h, am);
-	if (!e)
-		e = mgmt_route_add(am->srv, MGMT_DELETE, "/connections", conns_delete_h, am);
-	if (!e)
-		e = mgmt_route_add(am->srv, MGMT_GET, "/peers", peers_get_h, am);
-	if (!e)
-		e = mgmt_route_add(am->srv, MGMT_GET, "/registrations", regs_get_h, am);
-	if (!e)
-		e = mgmt_route_add(am->srv, MGMT_POST, "/reload", reload_h, am);
-	if (!e)
-		e = mgmt_route_add(am->srv, MGMT_GET, "/metrics", metrics_h, am);
-	if (!e)
-		e = mgmt_route_add(am->srv, MGMT_GET, "/keylog", keylog_get_h, am);
-	if (!e)
-		e = mgmt_route_add(am->srv, MGMT_POST, "/keylog", keylog_post_h, am);
-	if (!e)
-		e = mgmt_route_add(am->srv, MGMT_DELETE, "/keylog", keylog_delete_h, am);
+	for (size_t i = 0; !e && i < sizeof(routes) / sizeof(routes[0]); i++)
+		e = mgmt_route_add(am->srv, routes[i].method, routes[i].path, routes[i].h, am);
 	if (!e)
 		e = mgmt_timer_add(am->srv, 1000, keylog_tick, am);
 	if (!e)
