@@ -420,6 +420,25 @@ static void status_h(struct mgmt_req *q, void *arg)
 
 /* ---------------- /connections ---------------- */
 
+/* {"<key>": [rows from every worker], "incomplete": bool} */
+static void reply_gathered(struct mgmt_req *q, struct app_mgmt *am, enum gather_mode kind, const char *key)
+{
+	bool complete = false;
+	struct gather *g = gather_run(am, kind, -1, 0, 0, &complete);
+	if (!g) {
+		mgmt_reply_error(q, 500, "out of memory");
+		return;
+	}
+	struct json_w *w = mgmt_req_json(q);
+	json_obj_begin(w);
+	json_key(w, key);
+	write_joined(w, g);
+	json_kv_bool(w, "incomplete", !complete);
+	json_obj_end(w);
+	mgmt_reply_json(q, 200);
+	mem_deref(g);
+}
+
 static void conns_get_h(struct mgmt_req *q, void *arg)
 {
 	struct app_mgmt *am = arg;
@@ -427,20 +446,7 @@ static void conns_get_h(struct mgmt_req *q, void *arg)
 		mgmt_reply_error(q, 404, "GET /connections takes no id; the list has every connection");
 		return;
 	}
-	bool complete = false;
-	struct gather *g = gather_run(am, G_ROWS, -1, 0, 0, &complete);
-	if (!g) {
-		mgmt_reply_error(q, 500, "out of memory");
-		return;
-	}
-	struct json_w *w = mgmt_req_json(q);
-	json_obj_begin(w);
-	json_key(w, "connections");
-	write_joined(w, g);
-	json_kv_bool(w, "incomplete", !complete);
-	json_obj_end(w);
-	mgmt_reply_json(q, 200);
-	mem_deref(g);
+	reply_gathered(q, am, G_ROWS, "connections");
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -496,20 +502,7 @@ static void conns_delete_h(struct mgmt_req *q, void *arg)
 static void peers_get_h(struct mgmt_req *q, void *arg)
 {
 	struct app_mgmt *am = arg;
-	bool complete = false;
-	struct gather *g = gather_run(am, G_PEERS, -1, 0, 0, &complete);
-	if (!g) {
-		mgmt_reply_error(q, 500, "out of memory");
-		return;
-	}
-	struct json_w *w = mgmt_req_json(q);
-	json_obj_begin(w);
-	json_key(w, "peers");
-	write_joined(w, g);
-	json_kv_bool(w, "incomplete", !complete);
-	json_obj_end(w);
-	mgmt_reply_json(q, 200);
-	mem_deref(g);
+	reply_gathered(q, am, G_PEERS, "peers");
 }
 
 /* ---------------- GET /registrations ---------------- */
