@@ -228,6 +228,47 @@ static void put_rr(struct outbuf *o, const struct sip_fwd_opts *f)
 	outbuf_put(o, ">\r\n", 3);
 }
 
+static bool route_rewrite(const struct sip_fwd_opts *f)
+{
+	return f->route_prepend.len || f->route_drop_first || f->route_drop_last || f->route_append.len;
+}
+
+/* The rewritten Route header field (see sip_fwd_opts); nothing when no value is left. */
+static int put_routes(struct outbuf *o, const struct sip_msg *req, const struct sip_fwd_opts *f)
+{
+	size_t total = 0;
+	struct sip_hdr_iter it;
+	struct sip_nameaddr na;
+	sip_hdr_iter_init(&it, req, SIP_HDR_ROUTE);
+	while (sip_hdr_iter_nameaddr(&it, &na) == 0)
+		total++;
+	size_t first = f->route_drop_first, end = total;
+	if (f->route_drop_last && end > first)
+		end--;
+	bool any = false;
+	if (f->route_prepend.len) {
+		outbuf_puts(o, "Route: ");
+		outbuf_put_slice(o, f->route_prepend);
+		any = true;
+	}
+	sip_hdr_iter_init(&it, req, SIP_HDR_ROUTE);
+	for (size_t i = 0; sip_hdr_iter_nameaddr(&it, &na) == 0; i++) {
+		if (i < first || i >= end)
+			continue;
+		outbuf_puts(o, any ? ", " : "Route: ");
+		outbuf_put_slice(o, na.raw);
+		any = true;
+	}
+	if (f->route_append.len) {
+		outbuf_puts(o, any ? ", " : "Route: ");
+		outbuf_put_slice(o, f->route_append);
+		any = true;
+	}
+	if (any)
+		outbuf_put(o, "\r\n", 2);
+	return 0;
+}
+
 int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, char *dst,
 		      size_t dstsz, size_t *lenp)
 {
@@ -238,7 +279,8 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 			lex_ipv6(f->host.p + 1, f->host.p + f->host.len - 1));
 	if (!all_cc(f->transport, CC_TOKEN) || !host_ok || !all_cc(f->branch_unique, CC_TOKEN) ||
 	    !no_crlf(f->via_params) || !no_crlf(f->record_route) || !no_crlf(f->new_ruri) ||
-	    has_ch(f->record_route, '>') || has_ch(f->new_ruri, ' '))
+	    !no_crlf(f->route_prepend) || !no_crlf(f->route_append) || has_ch(f->record_route, '>') ||
+	    has_ch(f->new_ruri, ' '))
 		return EINVAL;
 	uint32_t mf = 70;
 	bool has_mf = sip_msg_max_forwards(req, &mf);
@@ -263,15 +305,22 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 	const struct sip_hdr *last_via = first_via;
 	for (const struct sip_hdr *h = first_via; h; h = sip_msg_hdr_next(req, h))
 		last_via = h;
-	if (!first_via)
+	bool rewrite = route_rewrite(f);
+	if (!first_via) {
 		put_via(&o, f);
+		if (rewrite && !first_route)
+			put_routes(&o, req, f);
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct sip_hdr *h = sip_msg_hdr_at(req, i);
 		if (h == first_via)
 			put_via(&o, f);
 		if (h == first_rr)
 			put_rr(&o, f);
-		if (h == first_mf) {
+		if (rewrite && h->id == SIP_HDR_ROUTE) {
+			if (h == first_route)
+				put_routes(&o, req, f);
+		} else if (h == first_mf) {
 			char num[12];
 			struct outbuf t = OUTBUF_INIT(num, sizeof(num));
 			outbuf_put_u32(&t, mf - 1);
@@ -290,6 +339,8 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 		}
 		if (h == last_via && !first_rr)
 			put_rr(&o, f);
+		if (h == last_via && rewrite && !first_route)
+			put_routes(&o, req, f);
 	}
 	if (!first_via && !first_rr)
 		put_rr(&o, f);

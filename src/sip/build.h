@@ -46,6 +46,14 @@ struct sip_fwd_opts {
 	bool pop_route;             /* 16.4: remove the top Route value (it named us) */
 	struct slice record_route;  /* 16.6 item 4: URI to insert as Record-Route: <uri> */
 	struct slice new_ruri;      /* replace the Request-URI (16.6 item 6), empty: keep */
+	/* Route rewrite (16.4 strict-routed requests, 16.6 items 6-7, RFC 3327 Path). When any is
+	 * set, the Route values are written as one header field: route_prepend (values, as
+	 * "<uri>;lr, <uri>"), then the request's values without the first route_drop_first and,
+	 * with route_drop_last, the last one, then route_append. pop_route is ignored then. */
+	struct slice route_prepend;
+	unsigned route_drop_first;
+	bool route_drop_last;
+	struct slice route_append;
 };
 
 /* RFC 3261 16.6: the request to forward. Max-Forwards is decremented, or inserted as 70 when

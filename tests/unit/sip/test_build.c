@@ -105,6 +105,74 @@ static void test_response(void **state)
 	mem_deref(req);
 }
 
+/* Route hosts of a message, in order, space separated. */
+static void route_hosts(const struct sip_msg *m, char *buf, size_t sz)
+{
+	struct sip_hdr_iter it;
+	struct sip_nameaddr na;
+	size_t off = 0;
+	buf[0] = '\0';
+	sip_hdr_iter_init(&it, m, SIP_HDR_ROUTE);
+	while (sip_hdr_iter_nameaddr(&it, &na) == 0 && off < sz)
+		off += (size_t)snprintf(buf + off, sz - off, "%s%.*s", off ? " " : "", (int)na.uri.host.len, na.uri.host.p);
+}
+
+static void test_forward_route_rewrite(void **state)
+{
+	(void)state;
+	struct sip_msg *req = parse(inv, sizeof(inv) - 1);
+	char out[4096], hosts[256];
+	size_t n;
+	struct sip_fwd_opts f = {
+		.transport = SLICE_LIT("TLS"),
+		.host = SLICE_LIT("proxy.biloxi.example.com"),
+		.branch_unique = SLICE_LIT("rw1"),
+	};
+	/* RFC 3261 16.6 items 6-7: strict next hop next.example.com becomes the Request-URI, the old
+	 * one goes last */
+	f.new_ruri = SLICE_LIT("sips:next.example.com");
+	f.route_drop_first = 2;
+	f.route_append = SLICE_LIT("<sip:bob@biloxi.example.com>");
+	assert_int_equal(sip_build_forward(req, &f, out, sizeof(out), &n), 0);
+	struct sip_msg *r = parse(out, n);
+	route_hosts(r, hosts, sizeof(hosts));
+	assert_string_equal(hosts, "last.example.com biloxi.example.com");
+	assert_true(is(sip_msg_ruri(r)->host, "next.example.com"));
+	assert_int_equal(sip_msg_hdr_num(r, SIP_HDR_ROUTE), 1);
+	mem_deref(r);
+
+	/* 16.4: a strict-routed request loses its last Route value; RFC 3327: Path values go first */
+	f = (struct sip_fwd_opts){ .transport = SLICE_LIT("TLS"), .host = SLICE_LIT("p.example.com"),
+				   .branch_unique = SLICE_LIT("rw2"), .route_drop_last = true,
+				   .route_prepend = SLICE_LIT("<sip:edge.example.com;lr>, <sip:edge2.example.com;lr>") };
+	assert_int_equal(sip_build_forward(req, &f, out, sizeof(out), &n), 0);
+	r = parse(out, n);
+	route_hosts(r, hosts, sizeof(hosts));
+	assert_string_equal(hosts, "edge.example.com edge2.example.com proxy.biloxi.example.com next.example.com");
+	mem_deref(r);
+	mem_deref(req);
+
+	/* a request without Route gets one after our Via; dropping every value removes the field */
+	static const char opt[] = "OPTIONS sip:a@b.example.com SIP/2.0\r\nVia: SIP/2.0/TLS c.example.com;branch=z9hG4bKo1\r\n"
+				  "From: <sip:x@b.example.com>;tag=1\r\nTo: <sip:a@b.example.com>\r\nCall-ID: c1\r\n"
+				  "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	req = parse(opt, sizeof(opt) - 1);
+	f = (struct sip_fwd_opts){ .transport = SLICE_LIT("TLS"), .host = SLICE_LIT("p.example.com"),
+				   .branch_unique = SLICE_LIT("rw3"), .route_prepend = SLICE_LIT("<sip:edge.example.com;lr>") };
+	assert_int_equal(sip_build_forward(req, &f, out, sizeof(out), &n), 0);
+	assert_non_null(memmem(out, n, "z9hG4bKo1\r\nRoute: <sip:edge.example.com;lr>\r\nFrom:", 50));
+	r = parse(out, n);
+	f.route_prepend = (struct slice){ 0 };
+	f.route_drop_first = 1;
+	assert_int_equal(sip_build_forward(r, &f, out, sizeof(out), &n), 0);
+	assert_null(memmem(out, n, "Route", 5));
+	/* header injection through the route strings is refused */
+	f.route_append = SLICE_LIT("<sip:x>\r\nX: y");
+	assert_int_equal(sip_build_forward(r, &f, out, sizeof(out), &n), EINVAL);
+	mem_deref(r);
+	mem_deref(req);
+}
+
 static void test_forward(void **state)
 {
 	(void)state;
@@ -255,6 +323,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_response),
 		cmocka_unit_test(test_forward),
+		cmocka_unit_test(test_forward_route_rewrite),
 		cmocka_unit_test(test_forward_2543),
 		cmocka_unit_test(test_verdict_responses),
 	};
