@@ -4,11 +4,9 @@
  * hosts of a proxy set in priority order. */
 #include <errno.h>
 #include <stdatomic.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <event2/dns.h>
 #include <event2/util.h>
@@ -228,53 +226,17 @@ static void peer_connect_addr(struct tp_peer *p, const struct tp_addr *ra)
 {
 	struct peer_host *h = &p->hosts[p->cur];
 	tp_addr_fmt(ra, p->remote_addr, sizeof(p->remote_addr));
-	int fd = socket(ra->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		peer_set_down(p, strerror(errno));
-		return;
-	}
-	if (p->local_port) {
-		/* Fixed source port (seed 003's persistent links use 16000). */
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		struct tp_addr la = { 0 };
-		la.ss.ss_family = ra->ss.ss_family;
-		if (ra->ss.ss_family == AF_INET) {
-			((struct sockaddr_in *)&la.ss)->sin_port = htons(p->local_port);
-			la.len = sizeof(struct sockaddr_in);
-		} else {
-			((struct sockaddr_in6 *)&la.ss)->sin6_port = htons(p->local_port);
-			la.len = sizeof(struct sockaddr_in6);
-		}
-		if (bind(fd, (struct sockaddr *)&la.ss, la.len) < 0) {
-			char why[160];
-			snprintf(why, sizeof(why), "bind to local port %u: %s", p->local_port, strerror(errno));
-			close(fd);
-			peer_set_down(p, why);
-			return;
-		}
-	}
-	if (connect(fd, (const struct sockaddr *)&ra->ss, ra->len) < 0 && errno != EINPROGRESS) {
-		char why[160];
-		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
-		close(fd);
-		peer_set_down(p, why);
-		return;
-	}
-	SSL *ssl = NULL;
-	if (h->transport == CONF_TP_TLS) {
-		struct tls_ctx *ctx = tls_holder_get(p->tls);
-		int e = ctx ? tls_session_new(ctx, TLS_ROLE_CLIENT, CONF_MA_REQUIRED, p->identity, &ssl) : EINVAL;
-		mem_deref(ctx);
-		if (e) {
-			close(fd);
-			peer_set_down(p, "TLS setup failed");
-			return;
-		}
-	}
-	p->conn = tp_conn_outbound(p->w, fd, ra, h->transport, ssl, p);
+	struct tp_connect_spec s = {
+		.remote = ra,
+		.transport = h->transport,
+		.tls = p->tls,
+		.identity = p->identity,
+		.local_port = p->local_port,
+	};
+	char why[160];
+	p->conn = tp_connect(p->w, &s, p, why, sizeof(why));
 	if (!p->conn)
-		peer_set_down(p, "out of memory");
+		peer_set_down(p, why);
 }
 
 static void dns_h(int result, struct evutil_addrinfo *res, void *arg)

@@ -197,9 +197,14 @@ static void send_job_h(void *arg)
 	struct send_job *j = arg;
 	struct tp_conn *c = tp_worker_conn(j->w, j->id);
 	struct tp_source src = { .conn = c };
-	if (!c || tp_send(&src, j->data, j->len))
+	if (!c || tp_send(&src, j->data, j->len)) {
 		log_info("transport.send_failed", "conn=%llu error=\"connection gone\" bytes=%zu",
 			 (unsigned long long)j->id, j->len);
+		/* The sender learnt nothing (it got 0 when posting): tell the closed handler, so a
+		 * transaction waiting on this connection fails now instead of at its timer. */
+		if (!c)
+			tp_pool_conn_closed(j->w->pool, j->id);
+	}
 	free(j);
 }
 

@@ -268,6 +268,8 @@ static int conn_handshake(struct tp_conn *c)
 		tp_tls_handshake_done(c);
 		if (c->tpeer && c->state == TP_CONN_UP)
 			tp_peer_conn_up(c->tpeer, c);
+		if (c->tx_head && c->state == TP_CONN_UP)
+			conn_flush(c); /* requests queued while connecting (on-demand connections) */
 		return c->state == TP_CONN_UP ? 1 : -1;
 	}
 	int e = SSL_get_error(c->ssl, r);
@@ -540,7 +542,8 @@ static void conn_write_h(evutil_socket_t fd, short what, void *arg)
 
 static int conn_queue(struct tp_conn *c, const void *buf, size_t len)
 {
-	if (c->state != TP_CONN_UP)
+	/* An outbound connection takes bytes while it connects: they leave once it is up. */
+	if (c->state == TP_CONN_CLOSING || c->state == TP_CONN_CLOSED)
 		return ENOTCONN;
 	size_t queued = 0;
 	for (struct tp_txbuf *b = c->tx_head; b; b = b->next)
@@ -559,7 +562,8 @@ static int conn_queue(struct tp_conn *c, const void *buf, size_t len)
 	else
 		c->tx_head = b;
 	c->tx_tail = b;
-	conn_flush(c);
+	if (c->state == TP_CONN_UP)
+		conn_flush(c);
 	return 0;
 }
 

@@ -16,6 +16,11 @@ int tp_socket_nonblock(int fd);
 struct tp_conn *tp_conn_outbound(struct tp_worker *w, int fd, const struct tp_addr *remote,
 				 enum conf_transport tp, SSL *ssl, struct tp_peer *peer);
 
+/* connect.c: an outbound connection for a peer link (peer) or on demand (peer NULL); NULL with
+ * why filled in when it could not even start. */
+struct tp_conn *tp_connect(struct tp_worker *w, const struct tp_connect_spec *s, struct tp_peer *peer, char *why,
+			   size_t whysz);
+
 /* peer.c */
 void tp_peer_conn_gone(struct tp_peer *p, struct tp_conn *c, const char *why);
 void tp_peer_conn_up(struct tp_peer *p, struct tp_conn *c);

@@ -108,8 +108,22 @@ unsigned tp_worker_conn_count(const struct tp_worker *w);
 /* Queue bytes to the source (stream: the connection; UDP: sendto). 0 or errno. */
 int tp_send(const struct tp_source *dst, const void *buf, size_t len);
 
+/* --- outbound connections opened on demand --- */
+struct tp_connect_spec {
+	const struct tp_addr *remote;
+	enum conf_transport transport; /* TCP or TLS */
+	struct tls_holder *tls;        /* TLS: client certificate and trust store */
+	const char *identity;          /* TLS: the domain the server certificate must prove (RFC 5922) */
+	uint16_t local_port;           /* fixed source port, 0 = any */
+	unsigned idle_timeout;         /* seconds without traffic before it is closed, 0 = never */
+};
+/* Opens a stream connection on w (call on w's thread). Its id is usable at once: bytes sent to it
+ * (tp_pool_send_conn) wait until it is up; a failure later closes it, which the closed handler
+ * reports like any other. 0, EINVAL, or ECONNREFUSED with why filled in. */
+int tp_worker_connect(struct tp_worker *w, const struct tp_connect_spec *s, uint64_t *conn_id, char *why,
+		      size_t whysz);
+
 /* --- persistent outbound links to [peer:NAME] (owned by the worker they start on) --- */
-struct tls_holder;
 struct tp_peer;
 
 struct tp_peer_spec {
