@@ -215,14 +215,19 @@ static void fmt_q(char *buf, size_t sz, uint16_t q1000)
 	snprintf(buf, sz, "0.%.*s", (int)n, d);
 }
 
-/* 200 OK: every current binding with its remaining time (RFC 3261 10.3 step 8), a Date, and
- * Require: outbound when a flow was registered (RFC 5626 6). */
+/* 200 OK: every current binding with its remaining time (RFC 3261 10.3 step 8), a Date, the
+ * request's Path values (RFC 3327 5.3), and Require: outbound when a flow was registered
+ * (RFC 5626 6). */
 static void reply_ok(struct reg_req *q, const struct loc_binding *set, size_t n, time_t now)
 {
 	size_t per = sizeof(set->contact) + sizeof(set->instance) + 96;
-	size_t bufsz = 256 + n * per;
+	size_t bufsz = 256 + n * per, npath = 0;
+	for (const struct sip_hdr *h = sip_msg_hdr(q->msg, SIP_HDR_PATH); h; h = sip_msg_hdr_next(q->msg, h)) {
+		npath++;
+		bufsz += h->value.len + 8;
+	}
 	char *buf = malloc(bufsz);
-	struct slice *extra = calloc(n + 2, sizeof(*extra));
+	struct slice *extra = calloc(n + 2 + npath, sizeof(*extra));
 	if (!buf || !extra) {
 		free(buf);
 		free(extra);
@@ -251,6 +256,15 @@ static void reply_ok(struct reg_req *q, const struct loc_binding *set, size_t n,
 	}
 	int w = fmt_date(buf + off, bufsz - off, now);
 	if (w > 0 && (size_t)w < bufsz - off) {
+		extra[ne++] = (struct slice){ buf + off, (size_t)w };
+		off += (size_t)w;
+	}
+	for (const struct sip_hdr *h = sip_msg_hdr(q->msg, SIP_HDR_PATH); h; h = sip_msg_hdr_next(q->msg, h)) {
+		if (memchr(h->value.p, '\n', h->value.len))
+			continue; /* folded: our builder takes single lines only */
+		w = snprintf(buf + off, bufsz - off, "Path: %.*s", (int)h->value.len, h->value.p);
+		if (w < 0 || (size_t)w >= bufsz - off)
+			break;
 		extra[ne++] = (struct slice){ buf + off, (size_t)w };
 		off += (size_t)w;
 	}

@@ -219,13 +219,20 @@ static void put_via(struct outbuf *o, const struct sip_fwd_opts *f)
 	outbuf_put(o, "\r\n", 2);
 }
 
+/* "Name: <uri>" for the headers a proxy puts first in their list (Record-Route, Path). */
+static void put_name_uri(struct outbuf *o, const char *name, struct slice uri)
+{
+	if (!uri.len)
+		return;
+	outbuf_puts(o, name);
+	outbuf_puts(o, ": <");
+	outbuf_put_slice(o, uri);
+	outbuf_put(o, ">\r\n", 3);
+}
+
 static void put_rr(struct outbuf *o, const struct sip_fwd_opts *f)
 {
-	if (!f->record_route.len)
-		return;
-	outbuf_puts(o, "Record-Route: <");
-	outbuf_put_slice(o, f->record_route);
-	outbuf_put(o, ">\r\n", 3);
+	put_name_uri(o, "Record-Route", f->record_route);
 }
 
 static bool route_rewrite(const struct sip_fwd_opts *f)
@@ -279,7 +286,8 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 			lex_ipv6(f->host.p + 1, f->host.p + f->host.len - 1));
 	if (!all_cc(f->transport, CC_TOKEN) || !host_ok || !all_cc(f->branch_unique, CC_TOKEN) ||
 	    !no_crlf(f->via_params) || !no_crlf(f->record_route) || !no_crlf(f->new_ruri) ||
-	    !no_crlf(f->route_prepend) || !no_crlf(f->route_append) || has_ch(f->record_route, '>') ||
+	    !no_crlf(f->route_prepend) || !no_crlf(f->route_append) || !no_crlf(f->path) ||
+	    has_ch(f->path, '>') || has_ch(f->record_route, '>') ||
 	    has_ch(f->new_ruri, ' '))
 		return EINVAL;
 	uint32_t mf = 70;
@@ -302,6 +310,7 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 	const struct sip_hdr *first_rr = sip_msg_hdr(req, SIP_HDR_RECORD_ROUTE);
 	const struct sip_hdr *first_route = sip_msg_hdr(req, SIP_HDR_ROUTE);
 	const struct sip_hdr *first_mf = sip_msg_hdr(req, SIP_HDR_MAX_FORWARDS);
+	const struct sip_hdr *first_path = sip_msg_hdr(req, SIP_HDR_PATH);
 	const struct sip_hdr *last_via = first_via;
 	for (const struct sip_hdr *h = first_via; h; h = sip_msg_hdr_next(req, h))
 		last_via = h;
@@ -317,6 +326,8 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 			put_via(&o, f);
 		if (h == first_rr)
 			put_rr(&o, f);
+		if (h == first_path)
+			put_name_uri(&o, "Path", f->path);
 		if (rewrite && h->id == SIP_HDR_ROUTE) {
 			if (h == first_route)
 				put_routes(&o, req, f);
@@ -341,9 +352,13 @@ int sip_build_forward(const struct sip_msg *req, const struct sip_fwd_opts *f, c
 			put_rr(&o, f);
 		if (h == last_via && rewrite && !first_route)
 			put_routes(&o, req, f);
+		if (h == last_via && !first_path)
+			put_name_uri(&o, "Path", f->path);
 	}
 	if (!first_via && !first_rr)
 		put_rr(&o, f);
+	if (!first_via && !first_path)
+		put_name_uri(&o, "Path", f->path);
 	if (!has_mf)
 		outbuf_puts(&o, "Max-Forwards: 70\r\n");
 	struct slice body = sip_msg_body(req);

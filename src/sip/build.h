@@ -45,6 +45,7 @@ struct sip_fwd_opts {
 	struct slice via_params;    /* extra, e.g. ";rport"; with leading ';' */
 	bool pop_route;             /* 16.4: remove the top Route value (it named us) */
 	struct slice record_route;  /* 16.6 item 4: URI to insert as Record-Route: <uri> */
+	struct slice path;          /* RFC 3327 5.1: URI to insert as the first Path: <uri> (REGISTER) */
 	struct slice new_ruri;      /* replace the Request-URI (16.6 item 6), empty: keep */
 	/* Route rewrite (16.4 strict-routed requests, 16.6 items 6-7, RFC 3327 Path). When any is
 	 * set, the Route values are written as one header field: route_prepend (values, as

@@ -166,6 +166,26 @@ static void test_forward_route_rewrite(void **state)
 	f.route_drop_first = 1;
 	assert_int_equal(sip_build_forward(r, &f, out, sizeof(out), &n), 0);
 	assert_null(memmem(out, n, "Route", 5));
+	/* RFC 3327: our Path goes first, before the Path values already there */
+	f = (struct sip_fwd_opts){ .transport = SLICE_LIT("TLS"), .host = SLICE_LIT("p.example.com"),
+				   .branch_unique = SLICE_LIT("rw4"), .path = SLICE_LIT("sip:f.1@p.example.com;lr;ob") };
+	assert_int_equal(sip_build_forward(r, &f, out, sizeof(out), &n), 0);
+	assert_non_null(memmem(out, n, "\r\nPath: <sip:f.1@p.example.com;lr;ob>\r\n", 39));
+	struct sip_msg *r2 = parse(out, n);
+	f.path = SLICE_LIT("sip:second.example.com;lr");
+	assert_int_equal(sip_build_forward(r2, &f, out, sizeof(out), &n), 0);
+	mem_deref(r2);
+	r2 = parse(out, n);
+	struct sip_hdr_iter pit;
+	struct sip_nameaddr pna;
+	sip_hdr_iter_init(&pit, r2, SIP_HDR_PATH);
+	assert_int_equal(sip_hdr_iter_nameaddr(&pit, &pna), 0);
+	assert_true(is(pna.uri.host, "second.example.com"));
+	assert_int_equal(sip_hdr_iter_nameaddr(&pit, &pna), 0);
+	assert_true(is(pna.uri.host, "p.example.com"));
+	mem_deref(r2);
+	f = (struct sip_fwd_opts){ .transport = SLICE_LIT("TLS"), .host = SLICE_LIT("p.example.com"),
+				   .branch_unique = SLICE_LIT("rw5"), .route_drop_first = 1 };
 	/* header injection through the route strings is refused */
 	f.route_append = SLICE_LIT("<sip:x>\r\nX: y");
 	assert_int_equal(sip_build_forward(r, &f, out, sizeof(out), &n), EINVAL);
