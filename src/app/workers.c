@@ -21,7 +21,7 @@ struct app_workers {
 	struct tp_pool *pool;
 	pthread_t *th;
 	bool *started;
-	struct tp_peer **peers;
+	struct tls_holder **peer_tls; /* per [peer:NAME] */
 	struct location *location;
 	struct store *store;         /* registrar wiring (issue 5) */
 	struct registrar *registrar;
@@ -44,7 +44,7 @@ static void workers_free(struct app_workers *ws)
 	mem_deref(ws->store);
 	mem_deref(ws->pool);
 	mem_deref(ws->location);
-	free(ws->peers);
+	free(ws->peer_tls);
 	free(ws->th);
 	free(ws->started);
 	free(ws);
@@ -69,8 +69,8 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 		return ENOMEM;
 	}
 	ws->n = n;
-	ws->peers = calloc(conf->npeers + 1, sizeof(*ws->peers));
-	if (!ws->peers || location_alloc(&ws->location)) {
+	ws->peer_tls = calloc(conf->npeers + 1, sizeof(*ws->peer_tls));
+	if (!ws->peer_tls || location_alloc(&ws->location)) {
 		workers_free(ws);
 		return ENOMEM;
 	}
@@ -94,21 +94,9 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 			}
 		}
 	}
-	/* Persistent peer links live on worker 0: one connection per peer, not one per worker. */
-	for (size_t k = 0; k < conf->npeers && !err; k++) {
-		const struct conf_peer *cp = &conf->peers[k];
-		struct tp_peer_spec ps = {
-			.name = cp->name,
-			.uris = (const char *const *)cp->uri.v,
-			.nuris = cp->uri.n,
-			.tls = cp->tls ? app_tls_holder(tls, cp->tls) : NULL,
-			.identity = cp->identity,
-			.persistent = cp->persistent,
-			.local_port = cp->local_port,
-			.keepalive = cp->keepalive,
-		};
-		err = tp_peer_start(tp_pool_worker(ws->pool, 0), &ps, &ws->peers[k]);
-	}
+	/* Peers: the proxy starts their links (persistent hosts, on worker 0) with these contexts. */
+	for (size_t k = 0; k < conf->npeers && !err; k++)
+		ws->peer_tls[k] = conf->peers[k].tls ? app_tls_holder(tls, conf->peers[k].tls) : NULL;
 	/* Registrar wiring (issue 5): the store runs its own thread so SQLite never stalls a loop;
 	 * the registrar loads the stored bindings into the location service before we listen. */
 	if (!err) {
@@ -128,8 +116,7 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 			.conf = conf,
 			.location = ws->location,
 			.pool = ws->pool,
-			.peers = ws->peers,
-			.npeers = conf->npeers,
+			.peer_tls = ws->peer_tls,
 			.registerh = registrar_handle,
 			.register_arg = ws->registrar,
 			.authorizeh = registrar_authorize,

@@ -18,21 +18,43 @@ struct proxy_worker {
 	struct tp_worker *w;
 	struct txn_layer *txl;
 	uint64_t branch_seq;
-	struct fwd *fwds; /* live forwarding contexts (CANCEL finds its INVITE's here) */
+	struct fwd *fwds;          /* live forwarding contexts (CANCEL finds its INVITE's here) */
+	atomic_size_t nfwds;       /* read by other workers: is a closed connection worth telling us? */
+	_Atomic uint64_t *on_demand; /* per peer host (flat index): this worker's on-demand connection */
 	struct loc_binding scratch[LOC_MAX_BINDINGS_PER_AOR];
 };
 
-struct proxy_peer_hosts {
-	char host[256];
+/* One host of a peer's proxy set. */
+struct proxy_peer_host {
+	char host[256];                /* without brackets */
+	uint16_t port;
+	enum conf_transport transport;
+	struct tp_peer *link;          /* persistent stream link; NULL: on demand, or UDP */
+	struct tp_addr addr;           /* on-demand and UDP hosts, resolved at start */
+	bool resolved;
 };
+
+struct proxy_peer {
+	const struct conf_peer *cp;
+	size_t index;                  /* in conf->peers */
+	struct tls_holder *tls;        /* client certificate, trust store */
+	char identity[256];            /* the domain its certificate must prove (RFC 5922) */
+	struct proxy_peer_host *hosts; /* in priority order */
+	size_t nhosts;
+	size_t first_flat;             /* index of hosts[0] among every peer's hosts */
+};
+
+/* Dialog flow references in flow tokens: a connection id, or (top bit set) a peer host, so an
+ * in-dialog request reaches a peer over whatever connection or datagram socket serves it now. */
+#define PROXY_PEER_REF_BIT (1ull << 63)
 
 struct proxy {
 	struct conf *conf;
 	struct location *location;
 	struct tp_pool *pool;
-	struct tp_peer **peers;
+	struct proxy_peer *peers;  /* conf->peers order */
 	size_t npeers;
-	struct proxy_peer_hosts *peer_hosts; /* first URI host of each peer */
+	size_t nflat;              /* hosts of all peers */
 	unsigned nworkers;
 	struct proxy_worker **pw;
 	unsigned char secret[32]; /* flow-token MACs */
@@ -53,15 +75,36 @@ struct proxy {
 
 /* What the transport told us about where a request came from. */
 struct proxy_origin {
-	const struct conf_interface *iface; /* NULL for peer links */
-	const struct conf_peer *peer;       /* the peer link it came on, if any */
+	const struct conf_interface *iface; /* NULL for outbound connections */
+	const struct conf_peer *peer;       /* the peer host it came from, if any */
+	uint64_t flow;                      /* its flow reference (connection id or peer host) */
 	bool tls;
 	bool authenticated;                 /* verified client certificate */
-	bool trusted;                       /* from a peer link */
+	bool trusted;                       /* from a peer */
 };
 
 bool proxy_host_is_ours(struct proxy *p, struct slice host, uint16_t port);
-struct tp_peer *proxy_peer_for_host(struct proxy *p, struct slice host, size_t *idx);
 void proxy_random_hex(char *out, size_t nbytes);
+
+/* peers.c */
+struct tls_holder;
+/* Parses every peer's hosts, resolves those without a link and starts the persistent links. */
+int proxy_peers_init(struct proxy *p, struct tls_holder *const *peer_tls);
+void proxy_peers_free(struct proxy *p);
+/* The peer whose domains match host, else the default peer, else NULL. */
+const struct proxy_peer *proxy_peer_for_domain(struct proxy *p, struct slice host);
+/* The peer with a host named host (a Route towards it), and which host. */
+const struct proxy_peer *proxy_peer_for_host(struct proxy *p, struct slice host, size_t *hidx);
+/* The peer host a message came from (its link, an on-demand connection or its UDP address). */
+const struct proxy_peer *proxy_peer_of_hop(struct proxy *p, const struct txn_hop *from, size_t *hidx);
+uint64_t proxy_peer_ref(const struct proxy_peer *pp, size_t h);
+const struct proxy_peer *proxy_peer_of_ref(struct proxy *p, uint64_t ref, size_t *hidx);
+/* Where to send to host h now: the link's connection, this worker's on-demand connection
+ * (opened here if needed: bytes wait until it is up), or the UDP address. 0, or an errno
+ * with *why saying what is wrong with this host. */
+int proxy_peer_hop(struct proxy_worker *pw, const struct proxy_peer *pp, size_t h, struct txn_hop *hop,
+		   const char **why);
+/* Worker-of-conn_id's on-demand connection to flat host index flat (thread-safe read). */
+uint64_t proxy_on_demand_conn(struct proxy *p, size_t flat, uint64_t conn_id);
 
 #endif

@@ -266,12 +266,36 @@ static bool flow_token_parse(struct proxy *p, struct slice user, uint64_t *a, ui
 	return true;
 }
 
+/* ---- where a request goes ---- */
+
+struct target {
+	struct txn_hop hop;
+	char ruri[512]; /* new Request-URI, "" keeps it */
+	bool tls;
+	bool final_hop;                /* a registered UA: nothing lies beyond this hop */
+	const struct proxy_peer *pp;   /* a peer: the hop is chosen among its hosts as the branch starts */
+	size_t host, host_end;         /* peer hosts to try, in order: [host, host_end) */
+	const char *route_set;         /* RFC 3327: the binding's Path, put before the Route values */
+	char desc[160];
+};
+
+/* What every branch of a request changes besides its target (RFC 3261 16.6). */
+struct route_edits {
+	bool record_route;
+	bool add_path;       /* RFC 3327 5.1: a REGISTER we relay gets our Path */
+	unsigned drop_first; /* Route values to remove from the top: ours, a strict next hop's */
+	bool drop_last;      /* 16.4: strict-routed to us, the last value is the Request-URI now */
+	char new_ruri[512];  /* that value's URI */
+	char append[520];    /* 16.6 item 6: the old Request-URI, after a strict next hop's */
+};
+
 /* ---- forwarding context: one per proxied request with its branches (RFC 3261 16.7) ---- */
 
 struct branch {
 	struct fwd *f;
 	struct txn_client *ct;
 	bool done;
+	struct target *retry; /* a peer target: hosts left to fail over to (RFC 3263 4.3) */
 	char target[160];
 	/* Media policy state (RFC 4568 / issue 7): the offer as forwarded, to judge the answer. */
 	struct txn_hop hop;
@@ -287,7 +311,10 @@ struct fwd {
 	struct proxy_worker *pw;
 	struct txn_server *st;   /* NULL once the server txn ended */
 	struct txn_hop up_hop;   /* where the request came from (late 2xx go there) */
+	struct proxy_origin o;
+	struct route_edits e;    /* for branches started later (failover) */
 	bool is_invite;
+	bool sips;               /* sips Request-URI: TLS hops only (RFC 3261 26.2) */
 	bool final_sent;
 	bool cancelled;
 	size_t nbr, pending;
@@ -313,9 +340,12 @@ static void fwd_unlink_free(struct fwd *f)
 		txn_server_set_owner(f->st, NULL, NULL);
 	if (f->timer_c)
 		event_free(f->timer_c);
-	for (size_t i = 0; i < f->nbr; i++)
+	for (size_t i = 0; i < f->nbr; i++) {
 		free(f->br[i].offer);
+		free(f->br[i].retry);
+	}
 	free(f->best_bytes);
+	atomic_fetch_sub(&pw->nfwds, 1);
 	free(f);
 }
 
@@ -492,6 +522,8 @@ static bool answer_refused(struct fwd *f, struct branch *b, const struct sip_msg
 	return refuse;
 }
 
+static bool fail_over(struct fwd *f, struct branch *b, const struct sip_msg *resp, uint16_t status);
+
 static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uint16_t status, void *arg)
 {
 	(void)ct;
@@ -511,6 +543,8 @@ static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uin
 	}
 	b->done = true;
 	f->pending--;
+	if (fail_over(f, b, resp, status))
+		return;
 	if (status < 300 && b->check_answer && resp && answer_refused(f, b, resp)) {
 		/* The answer broke the leg's media policy: the callee is hung up on and the caller
 		 * gets the failure instead of the 2xx. */
@@ -550,70 +584,23 @@ static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uin
 
 /* ---- routing ---- */
 
-struct target {
-	struct txn_hop hop;
-	char ruri[512]; /* new Request-URI, "" keeps it */
-	bool tls;
-	bool final_hop;                /* a registered UA: nothing lies beyond this hop */
-	const struct conf_peer *peer;  /* the peer it goes to, NULL for a UA */
-	char desc[160];
-};
-
 static void hop_for_binding(const struct loc_binding *b, struct target *t)
 {
-	memset(t, 0, sizeof(*t));
 	t->hop.transport = b->transport;
 	t->hop.conn_id = b->conn_id;
 	t->hop.addr = b->received;
 	t->tls = b->transport == CONF_TP_TLS;
-	t->final_hop = true;
+	t->final_hop = !b->path[0];
+	t->route_set = b->path[0] ? b->path : NULL;
 	snprintf(t->ruri, sizeof(t->ruri), "%s", b->contact);
 	snprintf(t->desc, sizeof(t->desc), "binding %s conn=%llu", b->contact, (unsigned long long)b->conn_id);
-}
-
-static struct tp_peer *peer_for_domain(struct proxy *p, struct slice host, size_t *idx)
-{
-	const struct conf *c = p->conf;
-	for (size_t i = 0; i < c->npeers && i < p->npeers; i++) {
-		const struct conf_peer *cp = &c->peers[i];
-		for (size_t k = 0; k < cp->domains.n; k++) {
-			const char *d = cp->domains.v[k];
-			if (d[0] == '*' && d[1] == '.') {
-				size_t dl = strlen(d + 1);
-				if (host.len > dl && strncasecmp(host.p + host.len - dl, d + 1, dl) == 0) {
-					*idx = i;
-					return p->peers[i];
-				}
-			} else if (slice_eq_cstr_ci(host, d)) {
-				*idx = i;
-				return p->peers[i];
-			}
-		}
-	}
-	if (c->global.default_peer)
-		for (size_t i = 0; i < c->npeers && i < p->npeers; i++)
-			if (strcmp(c->peers[i].name, c->global.default_peer) == 0) {
-				*idx = i;
-				return p->peers[i];
-			}
-	return NULL;
-}
-
-/* Is this inbound hop one of our persistent peer links? */
-static const struct conf_peer *peer_of_conn(struct proxy *p, uint64_t conn_id)
-{
-	for (size_t i = 0; conn_id && i < p->npeers && i < p->conf->npeers; i++)
-		if (p->peers[i] && tp_peer_conn_id(p->peers[i]) == conn_id)
-			return &p->conf->peers[i];
-	return NULL;
 }
 
 struct route_result {
 	uint16_t status;    /* nonzero: answer with this */
 	const char *reason;
 	size_t ntargets;
-	bool pop_route;
-	bool record_route;
+	struct route_edits e;
 	struct target t[MAX_BRANCHES]; /* last: cleared one by one by new_target() */
 };
 
@@ -630,20 +617,65 @@ static void route_fail(struct route_result *r, uint16_t status, const char *reas
 	r->reason = reason;
 }
 
-/* The peer link as the single target; 503 while the link is down. */
-static void target_peer(struct proxy *p, struct tp_peer *peer, size_t idx, struct route_result *r)
+/* Hosts [first, end) of a peer as one target; the hop is picked when the branch starts. */
+static void target_peer(const struct proxy_peer *pp, size_t first, size_t end, struct target *t)
 {
-	uint64_t cid = tp_peer_conn_id(peer);
-	if (!cid) {
-		route_fail(r, 503, "Service Unavailable (peer link down)");
+	t->pp = pp;
+	t->host = first;
+	t->host_end = end;
+	for (size_t h = first; h < end; h++)
+		t->tls |= pp->hosts[h].transport == CONF_TP_TLS;
+	snprintf(t->desc, sizeof(t->desc), "peer %s", pp->cp->name);
+}
+
+/* A dialog's flow reference (flow token) to a target. */
+static void target_flow(struct proxy *p, uint64_t ref, struct target *t)
+{
+	size_t h = 0;
+	const struct proxy_peer *pp = proxy_peer_of_ref(p, ref, &h);
+	if (pp) {
+		target_peer(pp, h, h + 1, t); /* the dialog lives on that host: no failover */
 		return;
 	}
-	struct target *t = new_target(r);
 	t->hop.transport = CONF_TP_TLS; /* any stream transport: send_h routes by conn id */
-	t->hop.conn_id = cid;
-	t->tls = tp_conn_id_transport(cid) == CONF_TP_TLS;
-	t->peer = &p->conf->peers[idx];
-	snprintf(t->desc, sizeof(t->desc), "peer %s", p->conf->peers[idx].name);
+	t->hop.conn_id = ref;
+	t->tls = tp_conn_id_transport(ref) == CONF_TP_TLS;
+	snprintf(t->desc, sizeof(t->desc), "dialog flow conn=%llu", (unsigned long long)ref);
+}
+
+static bool flow_is(uint64_t ref, const struct proxy_origin *o, const struct txn_hop *from)
+{
+	return ref == o->flow || ref == from->conn_id;
+}
+
+static void route_to_aor(struct proxy_worker *pw, const struct sip_uri *ruri, struct route_result *r)
+{
+	struct proxy *p = pw->p;
+	char aor[256];
+	if (location_aor_of(ruri, aor, sizeof(aor))) {
+		route_fail(r, 400, "Bad Request-URI");
+		return;
+	}
+	struct loc_binding *bs = pw->scratch;
+	size_t n = location_lookup(p->location, aor, time(NULL), bs, MAX_BRANCHES);
+	if (n > MAX_BRANCHES)
+		n = MAX_BRANCHES;
+	size_t failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (bs[i].flow_failed || (bs[i].transport != CONF_TP_UDP && !bs[i].conn_id)) {
+			failed++;
+			continue; /* RFC 3261 / 5626: never open a new connection to a UA behind NAT */
+		}
+		hop_for_binding(&bs[i], new_target(r));
+	}
+	if (r->ntargets)
+		return;
+	if (failed)
+		route_fail(r, 430, "Flow Failed"); /* RFC 5626 5.3 */
+	else if (p->user_known && p->user_known(aor, p->user_known_arg))
+		route_fail(r, 480, "Temporarily Unavailable (not registered)");
+	else
+		route_fail(r, 404, "Not Found");
 }
 
 /* Decides where a request goes (RFC 3261 16.4-16.5). */
@@ -658,72 +690,81 @@ static void route_request(struct proxy_worker *pw, const struct sip_msg *req, co
 	bool in_dialog = to && to->tag.len;
 	enum sip_method m = sip_msg_method_id(req);
 
-	/* 16.4: a top Route naming us is removed; its flow token tells the dialog's flows. */
 	struct sip_hdr_iter it;
-	struct sip_nameaddr route;
+	struct sip_nameaddr na, top[2], last;
+	size_t nroutes = 0;
 	sip_hdr_iter_init(&it, req, SIP_HDR_ROUTE);
-	bool have_route = sip_hdr_iter_nameaddr(&it, &route) == 0;
+	while (sip_hdr_iter_nameaddr(&it, &na) == 0) {
+		if (nroutes < 2)
+			top[nroutes] = na;
+		last = na;
+		nroutes++;
+	}
 	uint64_t fa = 0, fb = 0;
 	bool token = false;
-	if (have_route && proxy_host_is_ours(p, route.uri.host, route.uri.port)) {
-		r->pop_route = true;
-		token = route.uri.has_user && flow_token_parse(p, route.uri.user, &fa, &fb);
-		have_route = sip_hdr_iter_nameaddr(&it, &route) == 0; /* the next one, if any */
+	size_t next = 0; /* the Route value to follow, if next < nroutes */
+	if (ruri && ruri->has_user && proxy_host_is_ours(p, ruri->host, ruri->port) &&
+	    flow_token_parse(p, ruri->user, &fa, &fb)) {
+		/* 16.4: a strict router before us put our Record-Route URI in the Request-URI and the
+		 * remote target last in Route: that one becomes the Request-URI again. */
+		token = true;
+		if (nroutes) {
+			r->e.drop_last = true;
+			slice_copy(last.uri.whole, r->e.new_ruri, sizeof(r->e.new_ruri));
+			nroutes--;
+		}
+	} else if (nroutes && proxy_host_is_ours(p, top[0].uri.host, top[0].uri.port)) {
+		/* 16.4: a top Route naming us is removed; its flow token tells the dialog's flows. */
+		r->e.drop_first = 1;
+		token = top[0].uri.has_user && flow_token_parse(p, top[0].uri.user, &fa, &fb);
+		next = 1;
 	}
-	if (token && !have_route) {
-		/* Both flows of the dialog are known: out on the one it did not come in on. */
-		uint64_t out = from->conn_id == fa ? fb : from->conn_id == fb ? fa : 0;
+	if (token) {
+		/* Both flows of the dialog are known: out on the one it did not come in on, which
+		 * leads to the next hop whatever Route values follow (RFC 5626 5.3). */
+		uint64_t out = flow_is(fa, o, from) ? fb : flow_is(fb, o, from) ? fa : 0;
 		if (out) {
-			struct target *t = new_target(r);
-			t->hop.transport = CONF_TP_TLS; /* any stream transport: send_h routes by conn id */
-			t->hop.conn_id = out;
-			t->tls = tp_conn_id_transport(out) == CONF_TP_TLS;
-			snprintf(t->desc, sizeof(t->desc), "dialog flow conn=%llu", (unsigned long long)out);
+			target_flow(p, out, new_target(r));
+			/* A dialog starting on a Path we put in (RFC 3327): stay in its route set. */
+			r->e.record_route = !in_dialog && m != SIP_METHOD_REGISTER && m != SIP_METHOD_OPTIONS;
 			return;
 		}
 	}
-	if (have_route) {
-		/* Loose routing to another hop: of the hops we don't own, only peers are reachable. */
-		size_t idx = 0;
-		struct tp_peer *peer = proxy_peer_for_host(p, route.uri.host, &idx);
-		if (!peer)
+	if (next < nroutes) {
+		/* Routing to another hop: of the hops we don't own, only peers are reachable, and a
+		 * new request only for those who may reach other domains at all. */
+		const struct sip_nameaddr *nr = &top[next];
+		if (!in_dialog && !o->trusted && !o->authenticated) {
+			route_fail(r, 403, "Forbidden (authenticate to reach other domains)");
+			return;
+		}
+		size_t h = 0;
+		const struct proxy_peer *pp = proxy_peer_for_host(p, nr->uri.host, &h);
+		if (!pp) {
 			route_fail(r, 404, "Not Found (no route to the next Route hop)");
-		else
-			target_peer(p, peer, idx, r);
+			return;
+		}
+		struct target *t = new_target(r);
+		target_peer(pp, h, h + 1, t);
+		struct slice lr;
+		if (!sip_param_get(nr->uri.params, "lr", &lr) && ruri) {
+			/* 16.6 item 6: a strict router takes the request with its URI as Request-URI, and the
+			 * Request-URI goes last in Route. */
+			slice_copy(nr->uri.whole, t->ruri, sizeof(t->ruri));
+			r->e.drop_first = (unsigned)next + 1;
+			snprintf(r->e.append, sizeof(r->e.append), "<%.*s>",
+				 (int)(r->e.new_ruri[0] ? strlen(r->e.new_ruri) : ruri->whole.len),
+				 r->e.new_ruri[0] ? r->e.new_ruri : ruri->whole.p);
+		}
 		return;
 	}
 	if (!ruri || (ruri->scheme != SIP_URI_SIP && ruri->scheme != SIP_URI_SIPS)) {
 		route_fail(r, 416, "Unsupported URI Scheme");
 		return;
 	}
+	r->e.record_route = !in_dialog && m != SIP_METHOD_REGISTER && m != SIP_METHOD_OPTIONS;
 	if (domain_is_ours(p, ruri->host) || proxy_host_is_ours(p, ruri->host, ruri->port)) {
-		char aor[256];
-		if (location_aor_of(ruri, aor, sizeof(aor))) {
-			route_fail(r, 400, "Bad Request-URI");
-			return;
-		}
-		struct loc_binding *bs = pw->scratch;
-		size_t n = location_lookup(p->location, aor, time(NULL), bs, MAX_BRANCHES);
-		if (n > MAX_BRANCHES)
-			n = MAX_BRANCHES;
-		size_t failed = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (bs[i].flow_failed || (bs[i].transport != CONF_TP_UDP && !bs[i].conn_id)) {
-				failed++;
-				continue; /* RFC 3261 / 5626: never open a new connection to a UA behind NAT */
-			}
-			hop_for_binding(&bs[i], new_target(r));
-		}
-		if (r->ntargets == 0) {
-			if (failed)
-				route_fail(r, 430, "Flow Failed"); /* RFC 5626 5.3 */
-			else if (p->user_known && p->user_known(aor, p->user_known_arg))
-				route_fail(r, 480, "Temporarily Unavailable (not registered)");
-			else
-				route_fail(r, 404, "Not Found");
-			return;
-		}
-		r->record_route = !in_dialog && m != SIP_METHOD_REGISTER && m != SIP_METHOD_OPTIONS;
+		route_to_aor(pw, ruri, r);
 		return;
 	}
 	/* Another domain: a peer (trunk) must take it. */
@@ -731,24 +772,14 @@ static void route_request(struct proxy_worker *pw, const struct sip_msg *req, co
 		route_fail(r, 403, "Forbidden (authenticate to reach other domains)");
 		return;
 	}
-	size_t idx = 0;
-	struct tp_peer *peer = peer_for_domain(p, ruri->host, &idx);
-	if (!peer) {
+	const struct proxy_peer *pp = proxy_peer_for_domain(p, ruri->host);
+	if (!pp) {
 		route_fail(r, 404, "Not Found (no route to domain)");
 		return;
 	}
-	target_peer(p, peer, idx, r);
-	r->record_route = !in_dialog && m != SIP_METHOD_REGISTER && m != SIP_METHOD_OPTIONS;
-}
-
-struct tp_peer *proxy_peer_for_host(struct proxy *p, struct slice host, size_t *idx)
-{
-	for (size_t i = 0; i < p->npeers; i++)
-		if (p->peers[i] && slice_eq_cstr_ci(host, p->peer_hosts[i].host)) {
-			*idx = i;
-			return p->peers[i];
-		}
-	return NULL;
+	target_peer(pp, 0, pp->nhosts, new_target(r));
+	/* RFC 3327 5.1: be on the path of requests to a UA registering through us. */
+	r->e.add_path = m == SIP_METHOD_REGISTER && sip_msg_has_option(req, SIP_HDR_SUPPORTED, "path");
 }
 
 void proxy_random_hex(char *out, size_t nbytes)
@@ -785,13 +816,30 @@ static const char *tp_upper(enum conf_transport tp)
 	return tp == CONF_TP_TLS ? "TLS" : tp == CONF_TP_TCP ? "TCP" : "UDP";
 }
 
-/* Builds the forwarded copy of req for target t (RFC 3261 16.6). */
-static int build_forward(struct proxy_worker *pw, const struct sip_msg *req, const struct txn_hop *from,
-			 const struct route_result *r, const struct target *t, char *out, size_t outsz, size_t *lenp,
-			 char *branch, size_t branchsz)
+/* sip[s]:TOKEN@host:port;transport=X;lr: how we name ourselves in Record-Route and Path, on the
+ * side the request came from, with both flows in the token (RFC 5626 5.3 style). */
+static size_t own_uri(struct proxy_worker *pw, const struct txn_hop *from, uint64_t from_flow, uint64_t to_flow,
+		      bool sips, const char *fallback_host, const char *params, char *out, size_t outsz)
 {
-	char vhost[80], rrhost[80], rr[400], tok[80];
-	uint16_t vport = 0, rrport = 0;
+	char host[80], tok[80];
+	uint16_t port = 0;
+	if (!local_hostport(pw, from->transport, host, sizeof(host), &port))
+		snprintf(host, sizeof(host), "%s", fallback_host);
+	size_t tl = flow_token(pw->p, from_flow, to_flow, tok, sizeof(tok));
+	bool v6 = strchr(host, ':') != NULL;
+	int n = snprintf(out, outsz, "%s:%.*s%s%s%s%s:%u;transport=%s;lr%s", sips ? "sips" : "sip", (int)tl, tok,
+			 tl ? "@" : "", v6 ? "[" : "", host, v6 ? "]" : "", port,
+			 from->transport == CONF_TP_TLS ? "tls" : from->transport == CONF_TP_TCP ? "tcp" : "udp", params);
+	return n > 0 && (size_t)n < outsz ? (size_t)n : 0;
+}
+
+/* Builds the forwarded copy of req for target t (RFC 3261 16.6); t's hop is chosen. */
+static int build_forward(struct proxy_worker *pw, const struct sip_msg *req, const struct txn_hop *from,
+			 uint64_t from_flow, const struct route_edits *e, const struct target *t, char *out,
+			 size_t outsz, size_t *lenp, char *branch, size_t branchsz)
+{
+	char vhost[80], rr[400], path[400], append[520];
+	uint16_t vport = 0;
 	enum conf_transport otp = t->hop.transport == CONF_TP_UDP ? CONF_TP_UDP : tp_conn_id_transport(t->hop.conn_id);
 	if (otp == CONF_TP_UDP && t->hop.transport != CONF_TP_UDP)
 		otp = CONF_TP_TLS;
@@ -799,29 +847,48 @@ static int build_forward(struct proxy_worker *pw, const struct sip_msg *req, con
 	    !local_hostport(pw, from->transport, vhost, sizeof(vhost), &vport))
 		snprintf(vhost, sizeof(vhost), "127.0.0.1");
 	size_t blen = make_branch(pw, from->conn_id, loop_hash(req), branch, branchsz);
+	const char *ruri = t->ruri[0] ? t->ruri : e->new_ruri;
 	struct sip_fwd_opts o = {
 		.transport = slice_from_cstr(tp_upper(otp)),
 		.host = slice_from_cstr(vhost),
 		.port = vport,
 		.branch_unique = { branch + 7, blen - 7 }, /* after the magic cookie */
 		.via_params = otp == CONF_TP_UDP ? SLICE_LIT(";rport") : (struct slice){ 0 },
-		.pop_route = r->pop_route,
-		.new_ruri = slice_from_cstr(t->ruri),
+		.new_ruri = slice_from_cstr(ruri),
+		.route_drop_last = e->drop_last,
+		.route_prepend = t->route_set ? slice_from_cstr(t->route_set) : (struct slice){ 0 },
 	};
-	if (r->record_route) {
-		/* One Record-Route naming both flows (RFC 5626 5.3 style), sips when both hops are TLS. */
-		bool sips = from->transport == CONF_TP_TLS && t->tls;
-		if (!local_hostport(pw, from->transport, rrhost, sizeof(rrhost), &rrport))
-			snprintf(rrhost, sizeof(rrhost), "%s", vhost);
-		size_t tl = flow_token(pw->p, from->conn_id, t->hop.conn_id, tok, sizeof(tok));
-		bool v6 = strchr(rrhost, ':') != NULL;
-		int n = snprintf(rr, sizeof(rr), "%s:%.*s%s%s%s%s:%u;transport=%s;lr", sips ? "sips" : "sip", (int)tl, tok,
-				 tl ? "@" : "", v6 ? "[" : "", rrhost, v6 ? "]" : "", rrport,
-				 from->transport == CONF_TP_TLS ? "tls" : from->transport == CONF_TP_TCP ? "tcp" : "udp");
-		if (n > 0 && (size_t)n < sizeof(rr))
-			o.record_route = (struct slice){ rr, (size_t)n };
+	if (t->ruri[0] && e->append[0]) {
+		snprintf(append, sizeof(append), "%s", e->append);
+		o.route_append = slice_from_cstr(append);
 	}
+	/* The top value alone goes byte-preserving; any other change rewrites the Route field. */
+	if (e->drop_first == 1 && !o.route_drop_last && !o.route_prepend.len && !o.route_append.len)
+		o.pop_route = true;
+	else
+		o.route_drop_first = e->drop_first;
+	uint64_t to_flow = t->pp ? proxy_peer_ref(t->pp, t->host) : t->hop.conn_id;
+	bool sips = from->transport == CONF_TP_TLS && t->tls;
+	size_t n;
+	if (e->record_route && (n = own_uri(pw, from, from_flow, to_flow, sips, vhost, "", rr, sizeof(rr))))
+		o.record_route = (struct slice){ rr, n };
+	if (e->add_path && (n = own_uri(pw, from, from_flow, to_flow, sips, vhost, ";ob", path, sizeof(path))))
+		o.path = (struct slice){ path, n };
 	return sip_build_forward(req, &o, out, outsz, lenp);
+}
+
+/* The hop of a target with one host (a dialog flow, a Route): ACKs for 2xx go there. */
+static int target_hop(struct proxy_worker *pw, struct target *t)
+{
+	if (!t->pp)
+		return 0;
+	const char *why = NULL;
+	for (; t->host < t->host_end; t->host++)
+		if (proxy_peer_hop(pw, t->pp, t->host, &t->hop, &why) == 0) {
+			t->tls = t->hop.transport == CONF_TP_TLS;
+			return 0;
+		}
+	return ENOTCONN;
 }
 
 /* ACK for 2xx and other requests forwarded without a transaction (RFC 3261 16.11). */
@@ -832,12 +899,13 @@ static void forward_stateless(struct proxy_worker *pw, struct sip_msg *req, cons
 	if (!r)
 		return;
 	route_request(pw, req, from, o, r);
-	if (!r->status && r->ntargets) {
+	if (!r->status && r->ntargets && target_hop(pw, &r->t[0]) == 0) {
 		static _Thread_local char out[OUT_MAX];
 		char branch[96];
 		size_t len = 0;
-		r->record_route = false;
-		if (build_forward(pw, req, from, r, &r->t[0], out, sizeof(out), &len, branch, sizeof(branch)) == 0) {
+		r->e.record_route = false;
+		if (build_forward(pw, req, from, o->flow, &r->e, &r->t[0], out, sizeof(out), &len, branch,
+				  sizeof(branch)) == 0) {
 			send_h(&r->t[0].hop, out, len, pw);
 			atomic_fetch_add(&pw->p->stats.stateless_fwd, 1);
 		}
@@ -890,6 +958,119 @@ static int replace_body(char *msg, size_t *lenp, size_t cap, const char *body, s
 	return 0;
 }
 
+/* Starts a branch towards t (RFC 3261 16.6): judges the offer by the leg's media policy, then
+ * for a peer tries its hosts in order until one takes the request. 0, or an errno when no
+ * branch started; a refused offer fills *refused (first refusal kept). */
+static int start_branch(struct fwd *f, const struct sip_msg *req, const struct target *t, struct sdp_verdict *refused)
+{
+	struct proxy_worker *pw = f->pw;
+	struct proxy *p = pw->p;
+	static _Thread_local char out[OUT_MAX];
+	struct slice cid = sip_msg_call_id(req);
+	struct slice body = sip_msg_body(req);
+	enum sip_method m = sip_msg_method_id(req);
+	bool offer = (m == SIP_METHOD_INVITE || m == SIP_METHOD_UPDATE) && body.len &&
+		     slice_eq_cstr_ci(sip_msg_content_type(req), "application/sdp");
+	if (f->nbr >= MAX_BRANCHES)
+		return ENOSPC;
+	struct sdp_verdict sv = { 0 };
+	struct sdp_policy pol;
+	struct sdp_hop shop = { 0 };
+	if (offer) {
+		/* RFC 4568 8: keys only where every hop is TLS; the leg's policy judges the rest. */
+		policy_of(t->pp ? &t->pp->cp->media : f->o.iface ? &f->o.iface->media : NULL, &pol);
+		shop.next_hop_tls = t->tls;
+		shop.target_sips = f->sips || (t->final_hop && f->o.tls);
+		if (sdp_policy_check_offer_body(&sv, body, &pol, &shop, p->warn_host, &p->sdp_metrics) ||
+		    sv.action == SDP_REJECT) {
+			log_info("media.offer_refused", "call_id=\"%.*s\" target=\"%s\" status=%u reason=%s", (int)cid.len,
+				 cid.p, t->desc, sv.status, sdp_reason_name(sv.reason));
+			if (refused && !refused->status) {
+				sdp_verdict_clear(refused);
+				*refused = sv;
+			} else {
+				sdp_verdict_clear(&sv);
+			}
+			return EPERM;
+		}
+		if (sv.insecure_media)
+			log_notice("media.insecure", "call_id=\"%.*s\" target=\"%s\" note=\"RTP without SRTP can be intercepted\"",
+				   (int)cid.len, cid.p, t->desc);
+	}
+	struct target tt = *t;
+	size_t end = t->pp ? t->host_end : t->host + 1;
+	int err = ENOTCONN;
+	for (size_t h = t->host; h < end; h++) {
+		tt.host = h;
+		if (t->pp) {
+			const char *why = "";
+			if (f->sips && t->pp->hosts[h].transport != CONF_TP_TLS)
+				continue;
+			if (proxy_peer_hop(pw, t->pp, h, &tt.hop, &why)) {
+				log_info("proxy.peer_host_skipped", "call_id=\"%.*s\" peer=%s host=%s reason=\"%s\"", (int)cid.len,
+					 cid.p, t->pp->cp->name, t->pp->hosts[h].host, why);
+				continue;
+			}
+			tt.tls = tt.hop.transport == CONF_TP_TLS;
+			snprintf(tt.desc, sizeof(tt.desc), "peer %s host %s", t->pp->cp->name, t->pp->hosts[h].host);
+		}
+		char branch[96];
+		size_t len = 0;
+		if (build_forward(pw, req, &f->up_hop, f->o.flow, &f->e, &tt, out, sizeof(out), &len, branch, sizeof(branch)) ||
+		    (sv.action == SDP_ACCEPT_STRIPPED && replace_body(out, &len, sizeof(out), sv.body, sv.body_len))) {
+			log_warn("proxy.build_failed", "call_id=\"%.*s\" target=\"%s\"", (int)cid.len, cid.p, tt.desc);
+			err = EMSGSIZE;
+			break;
+		}
+		struct branch *b = &f->br[f->nbr];
+		memset(b, 0, sizeof(*b));
+		b->f = f;
+		b->hop = tt.hop;
+		snprintf(b->target, sizeof(b->target), "%s", tt.desc);
+		err = txn_client_start(pw->txl, &tt.hop, out, len, slice_from_cstr(branch), client_resp_h, b, &b->ct);
+		if (err)
+			continue; /* the next host, if any */
+		if (offer) {
+			struct slice fwd_offer = sv.action == SDP_ACCEPT_STRIPPED ? (struct slice){ sv.body, sv.body_len } : body;
+			if ((b->offer = malloc(fwd_offer.len + 1))) {
+				memcpy(b->offer, fwd_offer.p, fwd_offer.len);
+				b->offer_len = fwd_offer.len;
+				b->pol = pol;
+				b->shop = shop;
+				b->check_answer = m == SIP_METHOD_INVITE;
+			}
+		}
+		if (t->pp && h + 1 < end && (b->retry = malloc(sizeof(*b->retry))))
+			*b->retry = tt;
+		f->nbr++;
+		f->pending++;
+		atomic_fetch_add(&p->stats.forwarded, 1);
+		log_debug("proxy.forwarded", "call_id=\"%.*s\" target=\"%s\"", (int)cid.len, cid.p, tt.desc);
+		sdp_verdict_clear(&sv);
+		return 0;
+	}
+	sdp_verdict_clear(&sv);
+	return err;
+}
+
+/* RFC 3263 4.3 / RFC 3261 16.7: a peer host that failed (transport error, no answer, 503) hands
+ * the request to the next host of the proxy set. True when a new branch took over. */
+static bool fail_over(struct fwd *f, struct branch *b, const struct sip_msg *resp, uint16_t status)
+{
+	if (!b->retry || !(status == 503 || (!resp && status == 408)) || !f->st || f->cancelled || f->final_sent)
+		return false;
+	struct target *t = b->retry;
+	b->retry = NULL;
+	const struct sip_msg *req = txn_server_request(f->st);
+	struct slice cid = sip_msg_call_id(req);
+	log_notice("proxy.failover", "call_id=\"%.*s\" peer=%s failed_host=%s status=%u%s", (int)cid.len, cid.p,
+		   t->pp->cp->name, t->pp->hosts[t->host].host, status, resp ? "" : " (no response)");
+	t->host++;
+	bool ok = start_branch(f, req, t, NULL) == 0;
+	free(t);
+	return ok;
+}
+
 static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct sip_msg *req, const struct txn_hop *from,
 			  const struct proxy_origin *o)
 {
@@ -925,7 +1106,8 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 	}
 	route_request(pw, req, from, o, r);
 	const struct sip_uri *ruri = sip_msg_ruri(req);
-	if (!r->status && ruri && ruri->scheme == SIP_URI_SIPS) {
+	bool sips = ruri && ruri->scheme == SIP_URI_SIPS;
+	if (!r->status && sips) {
 		/* RFC 3261 26.2 / RFC 5630 3: sips means TLS on every hop; drop targets that aren't. */
 		size_t keep = 0;
 		for (size_t i = 0; i < r->ntargets; i++)
@@ -955,84 +1137,24 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 	f->pw = pw;
 	f->st = st;
 	f->up_hop = *from;
+	f->o = *o;
+	f->e = r->e;
+	f->sips = sips;
 	f->is_invite = sip_msg_method_id(req) == SIP_METHOD_INVITE;
 	f->next = pw->fwds;
 	if (pw->fwds)
 		pw->fwds->prev = f;
 	pw->fwds = f;
+	atomic_fetch_add(&pw->nfwds, 1);
 	txn_server_set_owner(st, server_end_h, f);
 	if (f->is_invite) {
 		txn_server_reply(st, 100, NULL, NULL, 0); /* 16.2: absorb upstream retransmissions early */
 		f->timer_c = evtimer_new(tp_worker_base(pw->w), timer_c_h, f);
 		timer_c_arm(f);
 	}
-	static _Thread_local char out[OUT_MAX];
-	struct slice body = sip_msg_body(req);
-	enum sip_method m = sip_msg_method_id(req);
-	bool offer = (m == SIP_METHOD_INVITE || m == SIP_METHOD_UPDATE) && body.len &&
-		     slice_eq_cstr_ci(sip_msg_content_type(req), "application/sdp");
 	struct sdp_verdict refused = { 0 };
-	for (size_t i = 0; i < r->ntargets && f->nbr < MAX_BRANCHES; i++) {
-		char branch[96];
-		size_t len = 0;
-		struct sdp_verdict sv = { 0 };
-		struct sdp_policy pol;
-		struct sdp_hop shop = { 0 };
-		if (offer) {
-			/* RFC 4568 8: keys only where every hop is TLS; the leg's policy judges the rest. */
-			policy_of(r->t[i].peer ? &r->t[i].peer->media : o->iface ? &o->iface->media : NULL, &pol);
-			shop.next_hop_tls = r->t[i].tls;
-			shop.target_sips = (ruri && ruri->scheme == SIP_URI_SIPS) || (r->t[i].final_hop && o->tls);
-			if (sdp_policy_check_offer_body(&sv, body, &pol, &shop, p->warn_host, &p->sdp_metrics) ||
-			    sv.action == SDP_REJECT) {
-				log_info("media.offer_refused", "call_id=\"%.*s\" target=\"%s\" status=%u reason=%s", (int)cid.len,
-					 cid.p, r->t[i].desc, sv.status, sdp_reason_name(sv.reason));
-				if (!refused.status) {
-					sdp_verdict_clear(&refused);
-					refused = sv;
-				} else {
-					sdp_verdict_clear(&sv);
-				}
-				continue;
-			}
-			if (sv.insecure_media)
-				log_notice("media.insecure", "call_id=\"%.*s\" target=\"%s\" note=\"RTP without SRTP can be intercepted\"",
-					   (int)cid.len, cid.p, r->t[i].desc);
-		}
-		if (build_forward(pw, req, from, r, &r->t[i], out, sizeof(out), &len, branch, sizeof(branch)) ||
-		    (sv.action == SDP_ACCEPT_STRIPPED && replace_body(out, &len, sizeof(out), sv.body, sv.body_len))) {
-			log_warn("proxy.build_failed", "call_id=\"%.*s\" target=\"%s\"", (int)cid.len, cid.p, r->t[i].desc);
-			sdp_verdict_clear(&sv);
-			continue;
-		}
-		struct branch *b = &f->br[f->nbr];
-		memset(b, 0, sizeof(*b));
-		b->f = f;
-		b->hop = r->t[i].hop;
-		if (offer) {
-			struct slice fwd_offer = sv.action == SDP_ACCEPT_STRIPPED ? (struct slice){ sv.body, sv.body_len } : body;
-			if ((b->offer = malloc(fwd_offer.len + 1))) {
-				memcpy(b->offer, fwd_offer.p, fwd_offer.len);
-				b->offer_len = fwd_offer.len;
-				b->pol = pol;
-				b->shop = shop;
-				b->check_answer = m == SIP_METHOD_INVITE;
-			}
-		}
-		sdp_verdict_clear(&sv);
-		snprintf(b->target, sizeof(b->target), "%s", r->t[i].desc);
-		f->nbr++;
-		f->pending++;
-		int e = txn_client_start(pw->txl, &r->t[i].hop, out, len, slice_from_cstr(branch), client_resp_h, b, &b->ct);
-		if (e) {
-			free(b->offer); /* the slot is reused by the next target */
-			f->nbr--;
-			f->pending--;
-			continue;
-		}
-		atomic_fetch_add(&p->stats.forwarded, 1);
-		log_debug("proxy.forwarded", "call_id=\"%.*s\" target=\"%s\"", (int)cid.len, cid.p, r->t[i].desc);
-	}
+	for (size_t i = 0; i < r->ntargets && f->nbr < MAX_BRANCHES; i++)
+		start_branch(f, req, &r->t[i], &refused);
 	free(r);
 	if (f->nbr == 0) {
 		if (refused.status) {
@@ -1111,8 +1233,14 @@ static bool needs_proxy_auth(struct proxy *p, const struct sip_msg *req, const s
 {
 	const struct sip_uri *ruri = sip_msg_ruri(req);
 	const struct sip_nameaddr *to = sip_msg_to(req);
-	if (o->trusted || o->authenticated || !ruri || (to && to->tag.len) || sip_msg_hdr(req, SIP_HDR_ROUTE))
-		return false; /* in-dialog and pre-routed requests follow their route */
+	if (o->trusted || o->authenticated || !ruri || (to && to->tag.len))
+		return false; /* in-dialog requests follow their route set */
+	struct sip_hdr_iter it;
+	struct sip_nameaddr na;
+	sip_hdr_iter_init(&it, req, SIP_HDR_ROUTE);
+	while (sip_hdr_iter_nameaddr(&it, &na) == 0)
+		if (!proxy_host_is_ours(p, na.uri.host, na.uri.port))
+			return true; /* a pre-loaded route to another hop */
 	return !domain_is_ours(p, ruri->host) && !proxy_host_is_ours(p, ruri->host, ruri->port);
 }
 
@@ -1124,7 +1252,11 @@ static void origin_of(struct proxy *p, const struct tp_source *src, uint64_t con
 	for (size_t i = 0; src->iface && i < p->conf->nifaces; i++)
 		if (strcmp(p->conf->ifaces[i].name, src->iface) == 0)
 			o->iface = &p->conf->ifaces[i];
-	o->peer = peer_of_conn(p, conn_id);
+	struct txn_hop from = { .transport = src->transport, .conn_id = conn_id, .addr = src->remote };
+	size_t h = 0;
+	const struct proxy_peer *pp = p->npeers ? proxy_peer_of_hop(p, &from, &h) : NULL;
+	o->peer = pp ? pp->cp : NULL;
+	o->flow = pp ? proxy_peer_ref(pp, h) : conn_id;
 	o->trusted = o->peer != NULL;
 }
 
@@ -1367,11 +1499,51 @@ void proxy_recv(const struct tp_source *src, const char *data, size_t len, void 
 	mem_deref(msg);
 }
 
+/* RFC 3261 17.1.4: a client transaction whose connection died fails now (503, and the peer's
+ * next host takes over), not when its timer runs out. */
+static void fail_branches_on(struct proxy_worker *pw, uint64_t conn_id)
+{
+	for (struct fwd *f = pw->fwds; f; f = f->next)
+		for (size_t i = 0; i < f->nbr; i++) {
+			struct branch *b = &f->br[i];
+			if (!b->done && b->ct && b->hop.transport != CONF_TP_UDP && b->hop.conn_id == conn_id)
+				txn_client_transport_error(b->ct, ECONNRESET);
+		}
+}
+
+struct closed_job {
+	struct proxy_worker *pw;
+	uint64_t conn_id;
+};
+
+static void closed_job_h(void *arg)
+{
+	struct closed_job *j = arg;
+	fail_branches_on(j->pw, j->conn_id);
+	free(j);
+}
+
 void proxy_conn_closed(uint64_t conn_id, void *arg)
 {
 	struct proxy *p = arg;
 	if (p->location)
 		location_conn_closed(p->location, conn_id);
+	struct proxy_worker *self = self_worker(p);
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		struct proxy_worker *pw = p->pw[i];
+		if (!pw || atomic_load(&pw->nfwds) == 0)
+			continue; /* nothing in flight there (the common case: no message per close) */
+		if (pw == self) {
+			fail_branches_on(pw, conn_id);
+			continue;
+		}
+		struct closed_job *j = malloc(sizeof(*j));
+		if (!j)
+			continue;
+		*j = (struct closed_job){ pw, conn_id };
+		if (tp_worker_post(pw->w, closed_job_h, j))
+			free(j);
+	}
 }
 
 void proxy_stats_get(struct proxy *p, struct proxy_stats *st)
@@ -1403,11 +1575,11 @@ static void proxy_destroy(void *data)
 		while (pw->fwds)
 			fwd_unlink_free(pw->fwds);
 		mem_deref(pw->txl);
+		free((void *)pw->on_demand);
 		free(pw);
 	}
 	free(p->pw);
-	free(p->peers);
-	free(p->peer_hosts);
+	proxy_peers_free(p);
 	mem_deref(p->conf);
 	OPENSSL_cleanse(p->secret, sizeof(p->secret));
 }
@@ -1429,25 +1601,14 @@ int proxy_alloc(struct proxy **pp, const struct proxy_settings *s)
 	snprintf(p->warn_host, sizeof(p->warn_host), "%s", s->conf->global.domains.n ? s->conf->global.domains.v[0] : "sipsd");
 	if (RAND_bytes(p->secret, sizeof(p->secret)) != 1)
 		goto fail;
-	p->npeers = s->npeers;
-	p->peers = calloc(s->npeers + 1, sizeof(*p->peers));
-	p->peer_hosts = calloc(s->npeers + 1, sizeof(*p->peer_hosts));
 	p->nworkers = tp_pool_size(s->pool);
 	p->pw = calloc(p->nworkers, sizeof(*p->pw));
-	if (!p->peers || !p->peer_hosts || !p->pw)
+	if (!p->pw)
 		goto fail;
-	for (size_t i = 0; i < s->npeers; i++) {
-		p->peers[i] = s->peers[i];
-		const struct conf_peer *cp = i < s->conf->npeers ? &s->conf->peers[i] : NULL;
-		struct sip_uri u;
-		if (cp && cp->uri.n && sip_uri_parse(&u, cp->uri.v[0], strlen(cp->uri.v[0])) == 0) {
-			struct slice h = u.host;
-			if (u.host_ipv6 && h.len >= 2) {
-				h.p++;
-				h.len -= 2;
-			}
-			slice_copy(h, p->peer_hosts[i].host, sizeof(p->peer_hosts[i].host));
-		}
+	int err = proxy_peers_init(p, s->peer_tls);
+	if (err) {
+		mem_deref(p);
+		return err;
 	}
 	struct txn_timers tt = { s->conf->global.timers.t1, s->conf->global.timers.t2, s->conf->global.timers.t4 };
 	for (unsigned i = 0; i < p->nworkers; i++) {
@@ -1458,7 +1619,8 @@ int proxy_alloc(struct proxy **pp, const struct proxy_settings *s)
 		pw->p = p;
 		pw->index = i;
 		pw->w = tp_pool_worker(s->pool, i);
-		if (txn_layer_alloc(&pw->txl, tp_worker_base(pw->w), &tt, send_h, pw))
+		pw->on_demand = calloc(p->nflat + 1, sizeof(*pw->on_demand));
+		if (!pw->on_demand || txn_layer_alloc(&pw->txl, tp_worker_base(pw->w), &tt, send_h, pw))
 			goto fail;
 	}
 	*pp = p;

@@ -16,7 +16,7 @@
 struct proxy;
 struct registrar;
 struct location;
-struct tp_peer;
+struct tls_holder;
 
 /* True when aor is a provisioned user (404 vs 480 for an unregistered one). */
 typedef bool(proxy_user_known_h)(const char *aor, void *arg);
@@ -31,8 +31,7 @@ struct proxy_settings {
 	void *user_known_arg;
 	struct location *location;   /* where registered users are */
 	struct tp_pool *pool;
-	struct tp_peer *const *peers; /* started peer links, in conf->peers order */
-	size_t npeers;
+	struct tls_holder *const *peer_tls; /* per conf->peers entry: its [tls:NAME] (NULL: none) */
 };
 
 int proxy_alloc(struct proxy **pp, const struct proxy_settings *s);

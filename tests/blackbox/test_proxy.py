@@ -267,10 +267,13 @@ class TrunkServer(PeerServer):
                 return
             msg, self.buf = Msg(self.buf[:total]), self.buf[total:]
             self.received.append(msg)
-            if msg.method == "INVITE":
-                c.sendall(response_to(msg, 486, "Busy Here", to_tag="trunk").encode())
-            elif msg.method != "ACK" and not msg.is_response:
-                c.sendall(response_to(msg, 200, "OK", to_tag="trunk").encode())
+            self.respond(c, msg)
+
+    def respond(self, c, msg):
+        if msg.method == "INVITE":
+            c.sendall(response_to(msg, 486, "Busy Here", to_tag="trunk").encode())
+        elif msg.method != "ACK" and not msg.is_response:
+            c.sendall(response_to(msg, 200, "OK", to_tag="trunk").encode())
 
 
 def test_foreign_domain_goes_to_peer_with_failover(edge_with_peer):
