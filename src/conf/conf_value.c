@@ -189,11 +189,22 @@ const char *conf_value_uri(const char *s, bool *tls)
 	}
 	if (*p != '\0' && *p != ';')
 		return "bad host";
-	/* Look for a transport=tls parameter: the peer is then reached over TLS (RFC 3261 19.1.1). */
+	/* The transport parameter (RFC 3261 19.1.1): tls means TLS, udp and tcp are plain, and a
+	 * sips: URI can't be reached without TLS (26.2). */
 	bool tp_tls = false;
-	for (const char *q = p; q && *q == ';'; q = strchr(q + 1, ';'))
-		if (strncasecmp(q + 1, "transport=tls", 13) == 0 && (q[14] == '\0' || q[14] == ';'))
+	for (const char *q = p; q && *q == ';'; q = strchr(q + 1, ';')) {
+		if (strncasecmp(q + 1, "transport=", 10) != 0)
+			continue;
+		const char *v = q + 11;
+		size_t vl = strcspn(v, ";");
+		if (vl == 3 && strncasecmp(v, "tls", 3) == 0)
 			tp_tls = true;
+		else if (vl == 3 && (strncasecmp(v, "udp", 3) == 0 || strncasecmp(v, "tcp", 3) == 0)) {
+			if (secure)
+				return "a sips: URI is reached over TLS only (transport=tls or none)";
+		} else
+			return "transport must be udp, tcp or tls";
+	}
 	*tls = secure || tp_tls;
 	return NULL;
 }

@@ -841,8 +841,10 @@ static void test_names_and_helpers(void **state)
 	assert_true(tls);
 	assert_null(conf_value_uri("sip:gw.example.com;lr;transport=tls", &tls));
 	assert_true(tls);
-	assert_null(conf_value_uri("sip:gw.example.com;transport=tlsx", &tls));
+	assert_non_null(conf_value_uri("sip:gw.example.com;transport=tlsx", &tls));
+	assert_null(conf_value_uri("sip:gw.example.com;transport=UDP", &tls));
 	assert_false(tls);
+	assert_non_null(conf_value_uri("sips:gw.example.com;transport=udp", &tls));
 	assert_non_null(conf_value_uri("sip:gw.example.com?x=y", &tls));
 }
 
