@@ -21,6 +21,8 @@ struct proxy_worker {
 	struct fwd *fwds;          /* live forwarding contexts (CANCEL finds its INVITE's here) */
 	atomic_size_t nfwds;       /* read by other workers: is a closed connection worth telling us? */
 	_Atomic uint64_t *on_demand; /* per peer host (flat index): this worker's on-demand connection */
+	struct evp_mac_ctx_st *mac;  /* HMAC keyed with the proxy's secret (flow tokens) */
+	struct local_hostport { char host[80]; uint16_t port; bool known; } local[3]; /* by transport */
 	struct loc_binding scratch[LOC_MAX_BINDINGS_PER_AOR];
 };
 

@@ -392,3 +392,24 @@ def test_registrations_table_shows_live_flows(edge):
     bob = registered(edge, "bob")
     invite(bob, "alice@localhost")
     assert bob.final_response("INVITE").status == 430
+
+
+def test_trying_only_when_the_callee_is_slow(edge):
+    """RFC 3261 17.2.1: over TLS a 100 Trying is only owed when nothing comes back within
+    200 ms; a callee that rings at once spares the message."""
+    alice = registered(edge, "alice")
+    bob = registered(edge, "bob")
+    invite(alice, "bob@localhost")
+    inv, tag = answer(bob, status=None)  # 180 at once
+    first = alice.wait(lambda m: m.is_response and m.cseq_method == "INVITE")
+    assert first.status == 180, first.raw
+    bob.send(response_to(inv, 486, "Busy Here", to_tag=tag))
+    assert alice.final_response("INVITE").status == 486
+
+    invite(alice, "bob@localhost")
+    inv = bob.wait(lambda m: m.method == "INVITE")
+    t0 = time.monotonic()
+    trying = alice.wait(lambda m: m.is_response and m.cseq_method == "INVITE", timeout=3)
+    assert trying.status == 100 and time.monotonic() - t0 >= 0.1, trying.raw
+    bob.send(response_to(inv, 486, "Busy Here", to_tag="x"))
+    assert alice.final_response("INVITE").status == 486
