@@ -38,8 +38,16 @@ static inline const char *lws_skip(const char *p, const char *end)
 	return p;
 }
 
+/* Longest prefix of [p, end) in class m. Four octets per test while they last: one branch
+ * for four table lookups (hosts, tokens and Call-IDs are runs of tens of octets). */
 static inline const char *run(const char *p, const char *end, uint16_t m)
 {
+	while (end - p >= 4) {
+		const unsigned char *u = (const unsigned char *)p;
+		if (!(sip_cc[u[0]] & sip_cc[u[1]] & sip_cc[u[2]] & sip_cc[u[3]] & m))
+			break;
+		p += 4;
+	}
 	while (p < end && cc(*p, m))
 		p++;
 	return p;
