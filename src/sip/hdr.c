@@ -39,21 +39,74 @@ static const char *const full_names[SIP_HDR__COUNT] = {
 	[SIP_HDR_WWW_AUTHENTICATE] = "WWW-Authenticate",
 };
 
-/* Dispatch on length and first letter, then one comparison: no hashing, no loop over the
- * table (this runs for every header of every message). */
-#define CAND(s, id_)                                                            \
-	do {                                                                    \
-		if (len == sizeof(s) - 1 && lex_eq_lc(name + 1, (s) + 1, len - 1)) \
-			return (id_);                                           \
+/* Name comparison a word at a time. t is a lower-case name (letters and '-'); at a letter
+ * position the input may have bit 0x20 clear (upper case), anywhere else it must be equal:
+ * (t & 0x40) >> 1 is exactly the 0x20 of the letters, so the test is exact for any input. */
+static inline uint64_t ld64(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint32_t ld32(const char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline uint16_t ld16(const char *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+#define CI_EQ(x, t, m) (((x) | (((t) & (m)) >> 1)) == (t))
+
+/* s[0..n) equals the lower-case name l[0..n) ignoring case; n >= 2. Overlapping loads, so
+ * nothing outside s[0..n) is read. */
+static inline bool name_eq(const char *s, const char *l, size_t n)
+{
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			if (!CI_EQ(ld64(s + i), ld64(l + i), 0x4040404040404040u))
+				return false;
+		}
+		return CI_EQ(ld64(s + n - 8), ld64(l + n - 8), 0x4040404040404040u);
+	}
+	if (n >= 4)
+		return CI_EQ(ld32(s), ld32(l), 0x40404040u) && CI_EQ(ld32(s + n - 4), ld32(l + n - 4), 0x40404040u);
+	return CI_EQ(ld16(s), ld16(l), 0x4040u) && CI_EQ(ld16(s + n - 2), ld16(l + n - 2), 0x4040u);
+}
+
+static inline bool name_end(char c)
+{
+	return c == ':' || c == ' ' || c == '\t';
+}
+
+/* Dispatch on the first letter, then a length test and a word compare per candidate: no
+ * hashing, no octet loop (this runs for every header of every message). In prefix mode the
+ * name's length is not known yet: a candidate matches when it is followed by ':', SP or
+ * HTAB, which only the end of a name can be (the name is then a token). */
+#define CAND(s, id_)                                                               \
+	do {                                                                       \
+		const size_t n_ = sizeof(s) - 1;                                   \
+		if ((prefix ? len > n_ && name_end(name[n_]) : len == n_) &&       \
+		    name_eq(name, (s), n_)) {                                      \
+			*nlen = n_;                                                \
+			return (id_);                                              \
+		}                                                                  \
 	} while (0)
 
-enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
+static inline enum sip_hdr_id hdr_find(const char *name, size_t len, bool prefix, size_t *nlen)
 {
-	if (!name || !len)
-		return SIP_HDR_OTHER;
 	char c0 = lc(name[0]);
-	if (len == 1)
+	if (prefix ? len > 1 && name_end(name[1]) : len == 1) {
+		*nlen = 1;
 		return (c0 >= 'a' && c0 <= 'z') ? (enum sip_hdr_id)compact[c0 - 'a'] : SIP_HDR_OTHER;
+	}
 	switch (c0) {
 	case 'a':
 		CAND("accept", SIP_HDR_ACCEPT);
@@ -64,10 +117,8 @@ enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
 		CAND("authentication-info", SIP_HDR_AUTHENTICATION_INFO);
 		break;
 	case 'c':
-		if (len == 7) {
-			CAND("contact", SIP_HDR_CONTACT);
-			CAND("call-id", SIP_HDR_CALL_ID);
-		}
+		CAND("contact", SIP_HDR_CONTACT);
+		CAND("call-id", SIP_HDR_CALL_ID);
 		CAND("cseq", SIP_HDR_CSEQ);
 		CAND("content-length", SIP_HDR_CONTENT_LENGTH);
 		CAND("content-type", SIP_HDR_CONTENT_TYPE);
@@ -126,6 +177,22 @@ enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
 	return SIP_HDR_OTHER;
 }
 #undef CAND
+
+enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
+{
+	size_t n;
+	if (!name || !len)
+		return SIP_HDR_OTHER;
+	return hdr_find(name, len, false, &n);
+}
+
+unsigned sip_hdr_match(const char *p, size_t avail, size_t *len)
+{
+	if (!avail)
+		return SIP_HDR_OTHER;
+	enum sip_hdr_id id = hdr_find(p, avail, true, len);
+	return id == SIP_HDR_OTHER ? SIP_HDR_OTHER : (unsigned)id;
+}
 
 const char *sip_hdr_name(enum sip_hdr_id id)
 {

@@ -257,18 +257,23 @@ static int parse(struct sip_msg *m, const char *buf, size_t len, const struct si
 			break;
 		}
 		const char *ls = p;
-		const char *ne = run(p, end, CC_TOKEN);
+		/* the name and its colon lie on the first physical line: find its end first, so a
+		 * known name is matched in place, without scanning it as a token */
+		nl = memchr(ls, '\n', (size_t)(end - ls));
+		const char *le1 = nl ? nl : end;
+		size_t nlen;
+		enum sip_hdr_id id = sip_hdr_match(ls, (size_t)(le1 - ls), &nlen);
+		const char *ne = id != SIP_HDR_OTHER ? ls + nlen : run(ls, le1, CC_TOKEN);
 		if (ne == p)
 			return sip_verdict_set(v, EBADMSG, 400, "Bad Header");
 		const char *c = ne;
-		while (c < end && (*c == ' ' || *c == '\t'))
+		while (c < le1 && (*c == ' ' || *c == '\t'))
 			c++;
-		if (c >= end || *c != ':')
+		if (c >= le1 || *c != ':')
 			return sip_verdict_set(v, EBADMSG, 400, "Bad Header");
 		/* logical line: physical lines joined while the next starts with SP/HTAB (7.3.1) */
 		const char *lstart = ls, *ve;
-		for (;;) {
-			nl = memchr(lstart, '\n', (size_t)(end - lstart));
+		for (;; nl = memchr(lstart, '\n', (size_t)(end - lstart))) {
 			if (!nl)
 				return sip_verdict_set(v, EBADMSG, 400, "Incomplete Message");
 			if ((size_t)(nl - lstart) > lim->max_line_length + 1u)
@@ -293,7 +298,6 @@ static int parse(struct sip_msg *m, const char *buf, size_t len, const struct si
 		h->name = sl(ls, ne);
 		h->value = val;
 		h->raw_len = (uint32_t)(nl + 1 - ls);
-		enum sip_hdr_id id = sip_hdr_lookup(ls, (size_t)(ne - ls));
 		h->id = (uint16_t)id;
 		h->next = 0;
 		if (id != SIP_HDR_OTHER) {
