@@ -39,48 +39,6 @@ static const char *const full_names[SIP_HDR__COUNT] = {
 	[SIP_HDR_WWW_AUTHENTICATE] = "WWW-Authenticate",
 };
 
-/* Name comparison a word at a time. t is a lower-case name (letters and '-'); at a letter
- * position the input may have bit 0x20 clear (upper case), anywhere else it must be equal:
- * (t & 0x40) >> 1 is exactly the 0x20 of the letters, so the test is exact for any input. */
-static inline uint64_t ld64(const char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline uint32_t ld32(const char *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static inline uint16_t ld16(const char *p)
-{
-	uint16_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-#define CI_EQ(x, t, m) (((x) | (((t) & (m)) >> 1)) == (t))
-
-/* s[0..n) equals the lower-case name l[0..n) ignoring case; n >= 2. Overlapping loads, so
- * nothing outside s[0..n) is read. */
-static inline bool name_eq(const char *s, const char *l, size_t n)
-{
-	if (n >= 8) {
-		for (size_t i = 0; i + 8 < n; i += 8) {
-			if (!CI_EQ(ld64(s + i), ld64(l + i), 0x4040404040404040u))
-				return false;
-		}
-		return CI_EQ(ld64(s + n - 8), ld64(l + n - 8), 0x4040404040404040u);
-	}
-	if (n >= 4)
-		return CI_EQ(ld32(s), ld32(l), 0x40404040u) && CI_EQ(ld32(s + n - 4), ld32(l + n - 4), 0x40404040u);
-	return CI_EQ(ld16(s), ld16(l), 0x4040u) && CI_EQ(ld16(s + n - 2), ld16(l + n - 2), 0x4040u);
-}
-
 static inline bool name_end(char c)
 {
 	return c == ':' || c == ' ' || c == '\t';
@@ -94,7 +52,7 @@ static inline bool name_end(char c)
 	do {                                                                       \
 		const size_t n_ = sizeof(s) - 1;                                   \
 		if ((prefix ? len > n_ && name_end(name[n_]) : len == n_) &&       \
-		    name_eq(name, (s), n_)) {                                      \
+		    lex_eq_lc(name, (s), n_)) {                                      \
 			*nlen = n_;                                                \
 			return (id_);                                              \
 		}                                                                  \
@@ -199,33 +157,56 @@ const char *sip_hdr_name(enum sip_hdr_id id)
 	return (unsigned)id < SIP_HDR__COUNT ? full_names[id] : NULL;
 }
 
+/* Case-sensitive (RFC 3261 7.1); a switch on the length, then fixed-size compares. */
+#define METHOD(lit, id_)                                     \
+	do {                                                 \
+		if (memcmp(s.p, (lit), sizeof(lit) - 1) == 0) \
+			return (id_);                        \
+	} while (0)
+
 enum sip_method sip_method_lookup(struct slice s)
 {
-	static const struct {
-		const char *n;
-		uint8_t len;
-		uint8_t m;
-	} ms[] = {
-		{ "INVITE", 6, SIP_METHOD_INVITE },	{ "ACK", 3, SIP_METHOD_ACK },
-		{ "BYE", 3, SIP_METHOD_BYE },		{ "CANCEL", 6, SIP_METHOD_CANCEL },
-		{ "REGISTER", 8, SIP_METHOD_REGISTER }, { "OPTIONS", 7, SIP_METHOD_OPTIONS },
-		{ "INFO", 4, SIP_METHOD_INFO },		{ "PRACK", 5, SIP_METHOD_PRACK },
-		{ "UPDATE", 6, SIP_METHOD_UPDATE },	{ "SUBSCRIBE", 9, SIP_METHOD_SUBSCRIBE },
-		{ "NOTIFY", 6, SIP_METHOD_NOTIFY },	{ "REFER", 5, SIP_METHOD_REFER },
-		{ "MESSAGE", 7, SIP_METHOD_MESSAGE },	{ "PUBLISH", 7, SIP_METHOD_PUBLISH },
-	};
-	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
-		if (s.len == ms[i].len && s.p[0] == ms[i].n[0] && memcmp(s.p, ms[i].n, s.len) == 0)
-			return (enum sip_method)ms[i].m;
+	switch (s.len) {
+	case 3:
+		METHOD("ACK", SIP_METHOD_ACK);
+		METHOD("BYE", SIP_METHOD_BYE);
+		break;
+	case 4:
+		METHOD("INFO", SIP_METHOD_INFO);
+		break;
+	case 5:
+		METHOD("PRACK", SIP_METHOD_PRACK);
+		METHOD("REFER", SIP_METHOD_REFER);
+		break;
+	case 6:
+		METHOD("INVITE", SIP_METHOD_INVITE);
+		METHOD("CANCEL", SIP_METHOD_CANCEL);
+		METHOD("UPDATE", SIP_METHOD_UPDATE);
+		METHOD("NOTIFY", SIP_METHOD_NOTIFY);
+		break;
+	case 7:
+		METHOD("OPTIONS", SIP_METHOD_OPTIONS);
+		METHOD("MESSAGE", SIP_METHOD_MESSAGE);
+		METHOD("PUBLISH", SIP_METHOD_PUBLISH);
+		break;
+	case 8:
+		METHOD("REGISTER", SIP_METHOD_REGISTER);
+		break;
+	case 9:
+		METHOD("SUBSCRIBE", SIP_METHOD_SUBSCRIBE);
+		break;
+	default:
+		break;
 	}
 	return SIP_METHOD_UNKNOWN;
 }
+#undef METHOD
 
 /* gen-value = token / host / quoted-string (RFC 3261 25.1); host adds ':' '[' ']' for IPv6
  * (RFC 5118 4.5 received=2001:db8::9:255 with or without brackets). */
 static bool is_gvchar(char c)
 {
-	return cc(c, CC_TOKEN) || c == ':' || c == '[' || c == ']';
+	return cc(c, CC_GVAL);
 }
 
 /* One "; name [= value]" at *pp (LWS allowed around ';' and '='). 1: got one, 0: no ';' next
@@ -257,8 +238,7 @@ static int hparam_next(const char **pp, const char *end, struct slice *name, str
 			p = e;
 		} else {
 			const char *v = q;
-			while (q < end && is_gvchar(*q))
-				q++;
+			q = run(q, end, CC_GVAL);
 			if (q == v)
 				return -1;
 			*value = sl(v, q);
@@ -443,9 +423,10 @@ int sip_nameaddr_parse(struct slice *rest, struct sip_nameaddr *na, bool list)
 	} else {
 		/* RFC 3261 20.10: an addr-spec with ',', ';' or '?' must be in <>; the first ';'
 		 * starts header parameters. */
-		const char *q = p;
-		while (q < end && *q != ';' && !cc(*q, CC_WS) && !(list && *q == ','))
-			q++;
+		const char *q = run_until(p, end, CC_ASEND);
+		const char *comma = list ? memchr(p, ',', (size_t)(q - p)) : NULL;
+		if (comma)
+			q = comma;
 		if (memchr(p, '?', (size_t)(q - p)) || sip_uri_parse(&na->uri, p, (size_t)(q - p)))
 			return EBADMSG;
 		p = q;

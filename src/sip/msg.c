@@ -143,18 +143,16 @@ static bool digits_value(struct slice val, uint32_t *out)
 /* callid = word [ "@" word ] (RFC 3261 25.1): no LWS inside, at most one '@' */
 static bool callid_ok(struct slice r)
 {
-	int at = 0;
-	if (!r.len)
+	const char *p = r.p, *end = p + r.len;
+	const char *w = run(p, end, CC_WORD);
+	if (w == p)
 		return false;
-	for (size_t i = 0; i < r.len; i++) {
-		if (r.p[i] == '@') {
-			if (++at > 1 || i == 0 || i + 1 == r.len)
-				return false;
-		} else if (!cc(r.p[i], CC_WORD)) {
-			return false;
-		}
-	}
-	return true;
+	if (w == end)
+		return true;
+	if (*w != '@')
+		return false;
+	const char *w2 = run(w + 1, end, CC_WORD);
+	return w2 > w + 1 && w2 == end;
 }
 
 /* Structures the headers every transaction needs, as they are met. */

@@ -616,6 +616,23 @@ static void test_hdr_names(void **state)
 	assert_int_equal(sip_hdr_lookup("TO", 2), SIP_HDR_TO);
 	assert_int_equal(sip_hdr_lookup("Tp", 2), SIP_HDR_OTHER);
 
+	/* methods: case-sensitive (RFC 3261 7.1), every known one, near misses unknown */
+	static const struct {
+		const char *n;
+		enum sip_method id;
+	} ms[] = { { "INVITE", SIP_METHOD_INVITE },	  { "ACK", SIP_METHOD_ACK },
+		   { "BYE", SIP_METHOD_BYE },		  { "CANCEL", SIP_METHOD_CANCEL },
+		   { "REGISTER", SIP_METHOD_REGISTER },	  { "OPTIONS", SIP_METHOD_OPTIONS },
+		   { "INFO", SIP_METHOD_INFO },		  { "PRACK", SIP_METHOD_PRACK },
+		   { "UPDATE", SIP_METHOD_UPDATE },	  { "SUBSCRIBE", SIP_METHOD_SUBSCRIBE },
+		   { "NOTIFY", SIP_METHOD_NOTIFY },	  { "REFER", SIP_METHOD_REFER },
+		   { "MESSAGE", SIP_METHOD_MESSAGE },	  { "PUBLISH", SIP_METHOD_PUBLISH },
+		   { "invite", SIP_METHOD_UNKNOWN },	  { "INVITEX", SIP_METHOD_UNKNOWN },
+		   { "INVIT", SIP_METHOD_UNKNOWN },	  { "NEWMETHOD", SIP_METHOD_UNKNOWN },
+		   { "", SIP_METHOD_UNKNOWN } };
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+		assert_int_equal(sip_method_lookup(slice_from_cstr(ms[i].n)), ms[i].id);
+
 	static const char msg[] = "OPTIONS sip:a@example.com SIP/2.0\r\n"
 				  "v  :SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n"
 				  "TO\t: <sip:a@example.com>\r\n"
