@@ -39,21 +39,32 @@ static const char *const full_names[SIP_HDR__COUNT] = {
 	[SIP_HDR_WWW_AUTHENTICATE] = "WWW-Authenticate",
 };
 
-/* Dispatch on length and first letter, then one comparison: no hashing, no loop over the
- * table (this runs for every header of every message). */
-#define CAND(s, id_)                                                            \
-	do {                                                                    \
-		if (len == sizeof(s) - 1 && lex_eq_lc(name + 1, (s) + 1, len - 1)) \
-			return (id_);                                           \
+static inline bool name_end(char c)
+{
+	return c == ':' || c == ' ' || c == '\t';
+}
+
+/* Dispatch on the first letter, then a length test and a word compare per candidate: no
+ * hashing, no octet loop (this runs for every header of every message). In prefix mode the
+ * name's length is not known yet: a candidate matches when it is followed by ':', SP or
+ * HTAB, which only the end of a name can be (the name is then a token). */
+#define CAND(s, id_)                                                               \
+	do {                                                                       \
+		const size_t n_ = sizeof(s) - 1;                                   \
+		if ((prefix ? len > n_ && name_end(name[n_]) : len == n_) &&       \
+		    lex_eq_lc(name, (s), n_)) {                                      \
+			*nlen = n_;                                                \
+			return (id_);                                              \
+		}                                                                  \
 	} while (0)
 
-enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
+static inline enum sip_hdr_id hdr_find(const char *name, size_t len, bool prefix, size_t *nlen)
 {
-	if (!name || !len)
-		return SIP_HDR_OTHER;
 	char c0 = lc(name[0]);
-	if (len == 1)
+	if (prefix ? len > 1 && name_end(name[1]) : len == 1) {
+		*nlen = 1;
 		return (c0 >= 'a' && c0 <= 'z') ? (enum sip_hdr_id)compact[c0 - 'a'] : SIP_HDR_OTHER;
+	}
 	switch (c0) {
 	case 'a':
 		CAND("accept", SIP_HDR_ACCEPT);
@@ -64,10 +75,8 @@ enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
 		CAND("authentication-info", SIP_HDR_AUTHENTICATION_INFO);
 		break;
 	case 'c':
-		if (len == 7) {
-			CAND("contact", SIP_HDR_CONTACT);
-			CAND("call-id", SIP_HDR_CALL_ID);
-		}
+		CAND("contact", SIP_HDR_CONTACT);
+		CAND("call-id", SIP_HDR_CALL_ID);
 		CAND("cseq", SIP_HDR_CSEQ);
 		CAND("content-length", SIP_HDR_CONTENT_LENGTH);
 		CAND("content-type", SIP_HDR_CONTENT_TYPE);
@@ -127,38 +136,77 @@ enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
 }
 #undef CAND
 
+enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
+{
+	size_t n;
+	if (!name || !len)
+		return SIP_HDR_OTHER;
+	return hdr_find(name, len, false, &n);
+}
+
+unsigned sip_hdr_match(const char *p, size_t avail, size_t *len)
+{
+	if (!avail)
+		return SIP_HDR_OTHER;
+	enum sip_hdr_id id = hdr_find(p, avail, true, len);
+	return id == SIP_HDR_OTHER ? SIP_HDR_OTHER : (unsigned)id;
+}
+
 const char *sip_hdr_name(enum sip_hdr_id id)
 {
 	return (unsigned)id < SIP_HDR__COUNT ? full_names[id] : NULL;
 }
 
+/* Case-sensitive (RFC 3261 7.1); a switch on the length, then fixed-size compares. */
+#define METHOD(lit, id_)                                     \
+	do {                                                 \
+		if (memcmp(s.p, (lit), sizeof(lit) - 1) == 0) \
+			return (id_);                        \
+	} while (0)
+
 enum sip_method sip_method_lookup(struct slice s)
 {
-	static const struct {
-		const char *n;
-		uint8_t len;
-		uint8_t m;
-	} ms[] = {
-		{ "INVITE", 6, SIP_METHOD_INVITE },	{ "ACK", 3, SIP_METHOD_ACK },
-		{ "BYE", 3, SIP_METHOD_BYE },		{ "CANCEL", 6, SIP_METHOD_CANCEL },
-		{ "REGISTER", 8, SIP_METHOD_REGISTER }, { "OPTIONS", 7, SIP_METHOD_OPTIONS },
-		{ "INFO", 4, SIP_METHOD_INFO },		{ "PRACK", 5, SIP_METHOD_PRACK },
-		{ "UPDATE", 6, SIP_METHOD_UPDATE },	{ "SUBSCRIBE", 9, SIP_METHOD_SUBSCRIBE },
-		{ "NOTIFY", 6, SIP_METHOD_NOTIFY },	{ "REFER", 5, SIP_METHOD_REFER },
-		{ "MESSAGE", 7, SIP_METHOD_MESSAGE },	{ "PUBLISH", 7, SIP_METHOD_PUBLISH },
-	};
-	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
-		if (s.len == ms[i].len && s.p[0] == ms[i].n[0] && memcmp(s.p, ms[i].n, s.len) == 0)
-			return (enum sip_method)ms[i].m;
+	switch (s.len) {
+	case 3:
+		METHOD("ACK", SIP_METHOD_ACK);
+		METHOD("BYE", SIP_METHOD_BYE);
+		break;
+	case 4:
+		METHOD("INFO", SIP_METHOD_INFO);
+		break;
+	case 5:
+		METHOD("PRACK", SIP_METHOD_PRACK);
+		METHOD("REFER", SIP_METHOD_REFER);
+		break;
+	case 6:
+		METHOD("INVITE", SIP_METHOD_INVITE);
+		METHOD("CANCEL", SIP_METHOD_CANCEL);
+		METHOD("UPDATE", SIP_METHOD_UPDATE);
+		METHOD("NOTIFY", SIP_METHOD_NOTIFY);
+		break;
+	case 7:
+		METHOD("OPTIONS", SIP_METHOD_OPTIONS);
+		METHOD("MESSAGE", SIP_METHOD_MESSAGE);
+		METHOD("PUBLISH", SIP_METHOD_PUBLISH);
+		break;
+	case 8:
+		METHOD("REGISTER", SIP_METHOD_REGISTER);
+		break;
+	case 9:
+		METHOD("SUBSCRIBE", SIP_METHOD_SUBSCRIBE);
+		break;
+	default:
+		break;
 	}
 	return SIP_METHOD_UNKNOWN;
 }
+#undef METHOD
 
 /* gen-value = token / host / quoted-string (RFC 3261 25.1); host adds ':' '[' ']' for IPv6
  * (RFC 5118 4.5 received=2001:db8::9:255 with or without brackets). */
 static bool is_gvchar(char c)
 {
-	return cc(c, CC_TOKEN) || c == ':' || c == '[' || c == ']';
+	return cc(c, CC_GVAL);
 }
 
 /* One "; name [= value]" at *pp (LWS allowed around ';' and '='). 1: got one, 0: no ';' next
@@ -190,8 +238,7 @@ static int hparam_next(const char **pp, const char *end, struct slice *name, str
 			p = e;
 		} else {
 			const char *v = q;
-			while (q < end && is_gvchar(*q))
-				q++;
+			q = run(q, end, CC_GVAL);
 			if (q == v)
 				return -1;
 			*value = sl(v, q);
@@ -376,9 +423,10 @@ int sip_nameaddr_parse(struct slice *rest, struct sip_nameaddr *na, bool list)
 	} else {
 		/* RFC 3261 20.10: an addr-spec with ',', ';' or '?' must be in <>; the first ';'
 		 * starts header parameters. */
-		const char *q = p;
-		while (q < end && *q != ';' && !cc(*q, CC_WS) && !(list && *q == ','))
-			q++;
+		const char *q = run_until(p, end, CC_ASEND);
+		const char *comma = list ? memchr(p, ',', (size_t)(q - p)) : NULL;
+		if (comma)
+			q = comma;
 		if (memchr(p, '?', (size_t)(q - p)) || sip_uri_parse(&na->uri, p, (size_t)(q - p)))
 			return EBADMSG;
 		p = q;

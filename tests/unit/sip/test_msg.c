@@ -598,6 +598,90 @@ static void test_accessors(void **state)
 	mem_deref(m);
 }
 
+/* Header names are matched a word at a time, in place: near misses must stay unknown. */
+static void test_hdr_names(void **state)
+{
+	(void)state;
+	assert_int_equal(sip_hdr_lookup("cAlL-iD", 7), SIP_HDR_CALL_ID);
+	assert_int_equal(sip_hdr_lookup("v", 1), SIP_HDR_VIA);
+	assert_int_equal(sip_hdr_lookup("x", 1), SIP_HDR_OTHER);
+	assert_int_equal(sip_hdr_lookup("Call_ID", 7), SIP_HDR_OTHER);
+	assert_int_equal(sip_hdr_lookup("Call\rID", 7), SIP_HDR_OTHER);  /* '\r' | 0x20 is '-' */
+	assert_int_equal(sip_hdr_lookup("Call\x0did", 7), SIP_HDR_OTHER);
+	assert_int_equal(sip_hdr_lookup("C\x01ll-ID", 7), SIP_HDR_OTHER); /* 'a' & ~0x60 */
+	assert_int_equal(sip_hdr_lookup("Content-Lengt", 13), SIP_HDR_OTHER);
+	assert_int_equal(sip_hdr_lookup("Content-Lengthx", 15), SIP_HDR_OTHER);
+	assert_int_equal(sip_hdr_lookup("Content-Lengtj", 14), SIP_HDR_OTHER);
+	assert_int_equal(sip_hdr_lookup("Dontent-Length", 14), SIP_HDR_OTHER);
+	assert_int_equal(sip_hdr_lookup("TO", 2), SIP_HDR_TO);
+	assert_int_equal(sip_hdr_lookup("Tp", 2), SIP_HDR_OTHER);
+
+	/* methods: case-sensitive (RFC 3261 7.1), every known one, near misses unknown */
+	static const struct {
+		const char *n;
+		enum sip_method id;
+	} ms[] = { { "INVITE", SIP_METHOD_INVITE },	  { "ACK", SIP_METHOD_ACK },
+		   { "BYE", SIP_METHOD_BYE },		  { "CANCEL", SIP_METHOD_CANCEL },
+		   { "REGISTER", SIP_METHOD_REGISTER },	  { "OPTIONS", SIP_METHOD_OPTIONS },
+		   { "INFO", SIP_METHOD_INFO },		  { "PRACK", SIP_METHOD_PRACK },
+		   { "UPDATE", SIP_METHOD_UPDATE },	  { "SUBSCRIBE", SIP_METHOD_SUBSCRIBE },
+		   { "NOTIFY", SIP_METHOD_NOTIFY },	  { "REFER", SIP_METHOD_REFER },
+		   { "MESSAGE", SIP_METHOD_MESSAGE },	  { "PUBLISH", SIP_METHOD_PUBLISH },
+		   { "invite", SIP_METHOD_UNKNOWN },	  { "INVITEX", SIP_METHOD_UNKNOWN },
+		   { "INVIT", SIP_METHOD_UNKNOWN },	  { "NEWMETHOD", SIP_METHOD_UNKNOWN },
+		   { "", SIP_METHOD_UNKNOWN } };
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++)
+		assert_int_equal(sip_method_lookup(slice_from_cstr(ms[i].n)), ms[i].id);
+
+	static const char msg[] = "OPTIONS sip:a@example.com SIP/2.0\r\n"
+				  "v  :SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n"
+				  "TO\t: <sip:a@example.com>\r\n"
+				  "f: <sip:b@example.com>;tag=1\r\n"
+				  "Call-ID: x@y\r\n"
+				  "CSeq: 1 OPTIONS\r\n"
+				  "Tox: 1\r\n"
+				  "Via-Extra: 2\r\n"
+				  "Content-Lengthy: 5\r\n"
+				  "Allow-Events: a\r\n"
+				  "Allow: INVITE\r\n"
+				  "X: 3\r\n"
+				  "l: 0\r\n"
+				  "\r\n";
+	struct sip_msg *m = NULL;
+	struct sip_verdict v;
+	assert_int_equal(sip_msg_parse(msg, sizeof(msg) - 1, NULL, 0, &m, &v), 0);
+	assert_int_equal(sip_msg_hdr_count(m), 12);
+	static const enum sip_hdr_id ids[] = { SIP_HDR_VIA,	     SIP_HDR_TO,	  SIP_HDR_FROM,
+					       SIP_HDR_CALL_ID,	     SIP_HDR_CSEQ,	  SIP_HDR_OTHER,
+					       SIP_HDR_OTHER,	     SIP_HDR_OTHER,	  SIP_HDR_ALLOW_EVENTS,
+					       SIP_HDR_ALLOW,	     SIP_HDR_OTHER,	  SIP_HDR_CONTENT_LENGTH };
+	static const char *const names[] = { "v", "TO", "f", "Call-ID", "CSeq", "Tox", "Via-Extra",
+					     "Content-Lengthy", "Allow-Events", "Allow", "X", "l" };
+	for (size_t i = 0; i < 12; i++) {
+		assert_int_equal(sip_msg_hdr_at(m, i)->id, ids[i]);
+		assert_true(sl_is(sip_msg_hdr_at(m, i)->name, names[i]));
+	}
+	assert_true(sl_is(sip_msg_via(m)->branch, "z9hG4bK1"));
+	assert_true(sl_is(sip_msg_hdr_by_name(m, "via-extra")->value, "2"));
+	uint32_t cl = 1;
+	assert_true(sip_msg_content_length(m, &cl));
+	assert_int_equal(cl, 0);
+	assert_int_equal(sip_msg_hdr_num(m, SIP_HDR_VIA), 1);
+	mem_deref(m);
+
+	/* a bad name is still one: not a token, or no colon on its line */
+	static const char *const bad[] = { "OPTIONS sip:a@example.com SIP/2.0\r\nVia\r\n: x\r\n\r\n",
+					   "OPTIONS sip:a@example.com SIP/2.0\r\nTo x: y\r\n\r\n",
+					   "OPTIONS sip:a@example.com SIP/2.0\r\nT\x01: y\r\n\r\n",
+					   "OPTIONS sip:a@example.com SIP/2.0\r\nCSeq" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = NULL;
+		assert_int_equal(sip_msg_parse(bad[i], strlen(bad[i]), NULL, 0, &m, &v), EBADMSG);
+		assert_null(m);
+		assert_string_equal(v.reason, "Bad Header");
+	}
+}
+
 static void expect_fail(const char *msg, size_t len, const struct sip_limits *lim, int err, int status,
 			const char *reason)
 {
@@ -701,7 +785,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc4475),	    cmocka_unit_test(test_rfc4475_roles),
 		cmocka_unit_test(test_rfc5118),	    cmocka_unit_test(test_accessors),
-		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_limits),	    cmocka_unit_test(test_hdr_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
