@@ -101,7 +101,8 @@ int app_workers_start(const struct conf *conf, struct app_tls *tls, struct app_w
 	 * the registrar loads the stored bindings into the location service before we listen. */
 	if (!err) {
 		struct store_opts so = { .backend = STORE_BACKEND_SQLITE, .path = conf->store.path, .thread = true,
-					 .sync_normal = !conf->store.sync_full };
+					 .sync_normal = !conf->store.sync_full,
+					 .commit_window_us = conf->store.commit_window_us };
 		err = store_open(&ws->store, &so);
 	}
 	if (!err) {

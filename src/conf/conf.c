@@ -176,6 +176,8 @@ static const struct directive directives[] = {
 	  .type = VT_PATH, .pcheck = PC_PARENT, FLD(conf_store, path) },
 	{ DIR(SEC_STORE, "store", "synchronous", "full", "enum"), .type = VT_ENUM, .enums = ev_sync,
 	  FLD(conf_store, sync_full) },
+	{ DIR(SEC_STORE, "store", "commit_window_us", "1000", TT_UINT(0, 100000)), UINT(0, 100000),
+	  FLD(conf_store, commit_window_us) },
 
 	/* [mgmt] */
 	{ DIR(SEC_MGMT, "mgmt", "socket", "/run/sipsd/sipsd.sock", "path (not checked)"),

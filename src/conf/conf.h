@@ -98,6 +98,7 @@ struct conf_log {
 struct conf_store {
 	char *path; /* default: sipsd.db beside the config file */
 	int sync_full; /* 1: SQLite synchronous=FULL (power-loss safe); 0: NORMAL (crash safe, faster) */
+	unsigned commit_window_us; /* group commit: how long a batch may fill under load */
 };
 
 struct conf_mgmt {

@@ -644,11 +644,11 @@ static void path_of(const struct sip_msg *m, char *buf, size_t sz)
 	}
 }
 
-static void store_done(int err, struct store_bindings *l, void *arg)
+static void store_done(int err, size_t nrows, void *arg)
 {
+	(void)nrows;
 	struct reg_req *q = arg;
 	struct registrar *r = q->r;
-	mem_deref(l);
 	if (err) {
 		atomic_fetch_add(&r->n_store_errors, 1);
 		log_err("registrar.store_failed", "aor=\"%s\" op=update err=%d", q->aor, err);
@@ -663,12 +663,6 @@ static void store_done(int err, struct store_bindings *l, void *arg)
 	}
 	log_info("registrar.registered", "aor=\"%s\" bindings=%zu durable=1", q->aor, q->nset);
 	reply_ok(q, q->set, q->nset, time(NULL));
-}
-
-static void store_del_done(int err, size_t n, void *arg)
-{
-	(void)n;
-	store_done(err, NULL, arg);
 }
 
 static void commit(struct reg_req *q, time_t now)
@@ -696,9 +690,9 @@ static void commit(struct reg_req *q, time_t now)
 	}
 	/* (an update with nothing to put trips UBSan in store.c's own[] arithmetic: delete instead) */
 	if (!err && n)
-		err = store_binding_update_async(q->client, slice_from_cstr(q->aor), true, NULL, 0, pv, n, store_done, q);
+		err = store_binding_write_async(q->client, slice_from_cstr(q->aor), true, NULL, 0, pv, n, store_done, q);
 	else if (!err)
-		err = store_binding_del_aor_async(q->client, slice_from_cstr(q->aor), store_del_done, q);
+		err = store_binding_del_aor_async(q->client, slice_from_cstr(q->aor), store_done, q);
 	free(sb);
 	free(pv);
 	free(rbuf);

@@ -3,7 +3,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -21,6 +23,8 @@ struct store {
 	struct store_req *head, *tail;
 	size_t queued;
 	bool busy, closing, hold, thread_running;
+	bool gathering;           /* the store thread lets a batch fill: don't wake it per request */
+	struct timespec last_end; /* when the last batch was delivered (CLOCK_MONOTONIC) */
 	pthread_t thread;
 	struct store_req **batch; /* batch_max slots, used by the store thread */
 	struct store_stats stats;
@@ -130,7 +134,8 @@ static int exec(struct store *s, struct store_req *r)
 				return e;
 			r->n++;
 		}
-		return o->binding_get(be, r->k1, &r->bl_out);
+		/* the caller that knows the new set (the registrar) skips reading it back */
+		return r->bindings_h ? o->binding_get(be, r->k1, &r->bl_out) : 0;
 	}
 	}
 	return EINVAL;
@@ -203,6 +208,32 @@ static void count(struct store *s, struct store_req **v, size_t n)
 			s->stats.failures++;
 }
 
+static int64_t ts_us(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000 + t->tv_nsec / 1000;
+}
+
+/* Group commit under load (PostgreSQL's commit_delay idea): when the last batch ended moments
+ * ago, requests are streaming in, so wait up to commit_window_us for more before committing:
+ * one fsync then covers a larger batch. A lone request is never held. Called with q_mtx. */
+static void gather(struct store *s)
+{
+	unsigned w = s->opts.commit_window_us;
+	if (!w || s->closing || s->queued >= s->opts.batch_max)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (ts_us(&now) - ts_us(&s->last_end) > 2 * (int64_t)w)
+		return;
+	int64_t end = ts_us(&now) + w;
+	struct timespec dl = { (time_t)(end / 1000000), (long)(end % 1000000) * 1000 };
+	s->gathering = true;
+	while (!s->closing && s->queued < s->opts.batch_max)
+		if (pthread_cond_timedwait(&s->q_cond, &s->q_mtx, &dl) == ETIMEDOUT)
+			break;
+	s->gathering = false;
+}
+
 static void *store_thread(void *arg)
 {
 	struct store *s = arg;
@@ -218,6 +249,7 @@ static void *store_thread(void *arg)
 			pthread_cond_wait(&s->q_cond, &s->q_mtx);
 		if (s->queued == 0)
 			break; /* closing and drained */
+		gather(s);
 		size_t n = 0;
 		while (s->head && n < s->opts.batch_max) {
 			v[n] = s->head;
@@ -241,6 +273,7 @@ static void *store_thread(void *arg)
 		for (size_t i = 0; i < n; i++)
 			deliver(v[i]);
 		pthread_mutex_lock(&s->q_mtx);
+		clock_gettime(CLOCK_MONOTONIC, &s->last_end);
 		s->busy = false;
 		if (s->queued == 0)
 			pthread_cond_broadcast(&s->idle_cond);
@@ -287,7 +320,11 @@ int store_open(struct store **sp, const struct store_opts *opts)
 	/* default attributes: these cannot fail on Linux */
 	pthread_mutex_init(&s->db_mtx, NULL);
 	pthread_mutex_init(&s->q_mtx, NULL);
-	pthread_cond_init(&s->q_cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->q_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&s->idle_cond, NULL);
 	s->opts = *opts;
 	if (!s->opts.batch_max)
@@ -552,7 +589,8 @@ static int submit(struct store_req *r, int e)
 		s->head = r;
 	s->tail = r;
 	s->queued++;
-	pthread_cond_signal(&s->q_cond);
+	if (!s->gathering || s->queued >= s->opts.batch_max)
+		pthread_cond_signal(&s->q_cond);
 	pthread_mutex_unlock(&s->q_mtx);
 	return 0;
 }
@@ -655,17 +693,17 @@ int store_binding_get_async(struct store_client *c, struct slice aor, store_bind
 	return submit(r, req_keys(r, aor, (struct slice){ NULL, 0 }));
 }
 
-int store_binding_update_async(struct store_client *c, struct slice aor, bool del_all,
-			       const struct store_binding *const *del, size_t ndel,
-			       const struct store_binding *const *put, size_t nput,
-			       store_bindings_h *h, void *arg)
+static int update_async(struct store_client *c, struct slice aor, bool del_all, const struct store_binding *const *del,
+			size_t ndel, const struct store_binding *const *put, size_t nput, store_bindings_h *bh,
+			store_done_h *dh, void *arg)
 {
-	if (!c || !h || aor.len == 0 || (ndel && !del) || (nput && !put))
+	if (!c || !(bh || dh) || aor.len == 0 || (ndel && !del) || (nput && !put))
 		return EINVAL;
 	struct store_req *r = req_new(c, R_B_UPDATE, arg);
 	if (!r)
 		return ENOMEM;
-	r->bindings_h = h;
+	r->bindings_h = bh;
+	r->done_h = dh;
 	r->del_all = del_all;
 	int e = req_keys(r, aor, (struct slice){ NULL, 0 });
 	size_t d0 = 0, p0 = 0;
@@ -684,4 +722,19 @@ int store_binding_update_async(struct store_client *c, struct slice aor, bool de
 		r->nput = nput;
 	}
 	return submit(r, e);
+}
+
+int store_binding_update_async(struct store_client *c, struct slice aor, bool del_all,
+			       const struct store_binding *const *del, size_t ndel,
+			       const struct store_binding *const *put, size_t nput,
+			       store_bindings_h *h, void *arg)
+{
+	return update_async(c, aor, del_all, del, ndel, put, nput, h, NULL, arg);
+}
+
+int store_binding_write_async(struct store_client *c, struct slice aor, bool del_all,
+			      const struct store_binding *const *del, size_t ndel,
+			      const struct store_binding *const *put, size_t nput, store_done_h *h, void *arg)
+{
+	return update_async(c, aor, del_all, del, ndel, put, nput, NULL, h, arg);
 }

@@ -94,6 +94,8 @@ struct store_opts {
 	bool sync_normal;         /* sqlite synchronous=NORMAL: faster, but a power loss may drop
 				   * the last commits (process crashes lose nothing in WAL mode) */
 	unsigned batch_max;       /* requests per transaction, default 512 */
+	unsigned commit_window_us; /* under load, let a batch fill this long before committing
+				    * (0 = never wait): fewer fsyncs, a little more latency */
 	unsigned queue_max;       /* queued requests before EAGAIN, default 65536 */
 	unsigned busy_timeout_ms; /* wait for another process's lock (sipsctl), default 5000 */
 };
@@ -173,5 +175,9 @@ int store_binding_update_async(struct store_client *c, struct slice aor, bool de
 			       const struct store_binding *const *del, size_t ndel,
 			       const struct store_binding *const *put, size_t nput,
 			       store_bindings_h *h, void *arg);
+/* The same write without reading the bindings back: h gets the rows changed (deleted + put). */
+int store_binding_write_async(struct store_client *c, struct slice aor, bool del_all,
+			      const struct store_binding *const *del, size_t ndel,
+			      const struct store_binding *const *put, size_t nput, store_done_h *h, void *arg);
 
 #endif

@@ -492,6 +492,26 @@ static void test_async(void **state)
 	poster_drain(&P, 9);
 	assert_int_equal(r.err, ENOENT);
 
+	/* the registrar's write: no read-back, the count of rows changed; then the set is there */
+	const struct store_binding *puts3[] = { &n1, &n2 };
+	assert_int_equal(store_binding_write_async(f->c, SLICE_LIT("sip:carol@c.example"), true, NULL, 0, puts3, 2,
+						   done_h, &r), 0);
+	poster_drain(&P, 10);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(store_binding_write_async(f->c, SLICE_LIT("sip:carol@c.example"), true, NULL, 0, puts2, 1,
+						   done_h, &r), 0);
+	poster_drain(&P, 11);
+	assert_int_equal(r.n, 3); /* two deleted, one put */
+	assert_int_equal(store_binding_get_async(f->c, SLICE_LIT("sip:carol@c.example"), bindings_h, &r), 0);
+	poster_drain(&P, 12);
+	assert_int_equal(r.l->n, 1);
+	assert_slice(r.l->v[0]->contact, "sip:carol@192.0.2.8");
+	assert_int_equal(store_binding_write_async(f->c, SLICE_LIT("sip:carol@c.example"), false, NULL, 0, bad, 1,
+						   done_h, &r), EINVAL);
+	assert_int_equal(store_binding_del_aor_async(f->c, SLICE_LIT("sip:carol@c.example"), done_h, &r), 0);
+	poster_drain(&P, 13);
+
 	/* completions in submission order */
 	struct ordered ord[20];
 	for (int i = 0; i < 20; i++) {
@@ -501,7 +521,7 @@ static void test_async(void **state)
 		ord[i] = (struct ordered){ &r, i };
 		assert_int_equal(store_binding_put_async(f->c, &b, ordered_h, &ord[i]), 0);
 	}
-	poster_drain(&P, 29);
+	poster_drain(&P, 33);
 	assert_int_equal(r.norder, 20);
 	for (int i = 0; i < 20; i++)
 		assert_int_equal(r.order[i], i);
