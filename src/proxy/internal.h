@@ -95,8 +95,8 @@ int proxy_peers_init(struct proxy *p, struct tls_holder *const *peer_tls);
 void proxy_peers_free(struct proxy *p);
 /* The peer whose domains match host, else the default peer, else NULL. */
 const struct proxy_peer *proxy_peer_for_domain(struct proxy *p, struct slice host);
-/* The peer with a host named host (a Route towards it), and which host. */
-const struct proxy_peer *proxy_peer_for_host(struct proxy *p, struct slice host, size_t *hidx);
+/* The peer with a host named host, on port unless 0 (a Route towards it), and which host. */
+const struct proxy_peer *proxy_peer_for_host(struct proxy *p, struct slice host, uint16_t port, size_t *hidx);
 /* The peer host a message came from (its link, an on-demand connection or its UDP address). */
 const struct proxy_peer *proxy_peer_of_hop(struct proxy *p, const struct txn_hop *from, size_t *hidx);
 uint64_t proxy_peer_ref(const struct proxy_peer *pp, size_t h);

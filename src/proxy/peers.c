@@ -162,7 +162,7 @@ const struct proxy_peer *proxy_peer_for_domain(struct proxy *p, struct slice hos
 	return NULL;
 }
 
-const struct proxy_peer *proxy_peer_for_host(struct proxy *p, struct slice host, size_t *hidx)
+const struct proxy_peer *proxy_peer_for_host(struct proxy *p, struct slice host, uint16_t port, size_t *hidx)
 {
 	if (host.len >= 2 && host.p[0] == '[') {
 		host.p++;
@@ -170,7 +170,8 @@ const struct proxy_peer *proxy_peer_for_host(struct proxy *p, struct slice host,
 	}
 	for (size_t i = 0; i < p->npeers; i++)
 		for (size_t k = 0; k < p->peers[i].nhosts; k++)
-			if (slice_eq_cstr_ci(host, p->peers[i].hosts[k].host)) {
+			if (slice_eq_cstr_ci(host, p->peers[i].hosts[k].host) &&
+			    (port == 0 || port == p->peers[i].hosts[k].port)) {
 				*hidx = k;
 				return &p->peers[i];
 			}

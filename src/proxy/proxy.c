@@ -769,7 +769,7 @@ static void route_request(struct proxy_worker *pw, const struct sip_msg *req, co
 			return;
 		}
 		size_t h = 0;
-		const struct proxy_peer *pp = proxy_peer_for_host(p, nr->uri.host, &h);
+		const struct proxy_peer *pp = proxy_peer_for_host(p, nr->uri.host, nr->uri.port, &h);
 		if (!pp) {
 			route_fail(r, 404, "Not Found (no route to the next Route hop)");
 			return;

@@ -242,6 +242,23 @@ def test_strict_next_hop_gets_its_uri_as_request_uri(sipsd_factory, demo_pki):
         trunk.close()
 
 
+def test_route_names_the_host_and_port_of_a_proxy_set_member(sipsd_factory, demo_pki):
+    """Two hosts of a proxy set on one address: a Route picks the one on its port."""
+    h = loopback_addr()
+    first = ScriptedTrunk(demo_pki, h, free_port(h), status=200)
+    second = ScriptedTrunk(demo_pki, h, free_port(h), status=200)
+    try:
+        s = proxy_set_edge(sipsd_factory, demo_pki, [(h, first.port), (h, second.port)])
+        s.wait_log("peer.up", count=2, timeout=15)
+        alice = registered(s, "alice")
+        r = options_to(alice, "sip:someone@carrier.example", [f"Route: <sips:{h}:{second.port};lr>"])
+        assert r.status == 200, r.raw
+        assert not first.requests("OPTIONS") and len(second.requests("OPTIONS")) == 1
+    finally:
+        first.close()
+        second.close()
+
+
 def test_path_through_an_edge_sipsd_to_a_registrar_sipsd(sipsd_factory, demo_pki):
     """RFC 3327 with a second sipsd: bob registers through the edge, which adds Path; the
     registrar stores it, echoes it, and routes alice's call to bob through the edge, over the
