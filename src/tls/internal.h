@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <openssl/ssl.h>
@@ -34,6 +35,7 @@ struct tls_ctx {
 	_Atomic int keylog_fd;
 	pthread_mutex_t keylog_lock;
 	time_t not_after;
+	_Atomic int64_t next_flush; /* when session_new() next clears expired cached sessions */
 	/* session id context per conf_mutual_auth, so a session made without a client certificate
 	 * can't be resumed on an interface that requires one */
 	unsigned char sid_ctx[3][TLS_SID_CTX_LEN];

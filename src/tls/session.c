@@ -148,6 +148,14 @@ static int session_new(struct tls_ctx *ctx, struct tls_sni_set *set, enum tls_ro
 	int idx = conn_index();
 	if (idx < 0)
 		return ENOMEM;
+	if (role == TLS_ROLE_SERVER) {
+		/* Expired sessions leave the cache every 10 s (the cache is SSL_SESS_CACHE_NO_AUTO_CLEAR);
+		 * the first connection after the mark does it, once. */
+		time_t now = time(NULL);
+		int64_t due = atomic_load(&ctx->next_flush);
+		if (now >= due && atomic_compare_exchange_strong(&ctx->next_flush, &due, (int64_t)now + 10))
+			SSL_CTX_flush_sessions(ctx->ssl_ctx, now);
+	}
 	struct tls_conn *c = mem_zalloc(sizeof(*c), conn_destroy);
 	if (!c)
 		return ENOMEM;
