@@ -263,6 +263,7 @@ static int conn_handshake(struct tp_conn *c)
 	ERR_clear_error();
 	int r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
+		mem_ref(c); /* a failed write below (the peer's first ping) frees the connection */
 		c->state = TP_CONN_UP;
 		c->last_rx_ms = time_mono_ms();
 		tp_tls_handshake_done(c);
@@ -270,7 +271,9 @@ static int conn_handshake(struct tp_conn *c)
 			tp_peer_conn_up(c->tpeer, c);
 		if (c->tx_head && c->state == TP_CONN_UP)
 			conn_flush(c); /* requests queued while connecting (on-demand connections) */
-		return c->state == TP_CONN_UP ? 1 : -1;
+		int up = c->state == TP_CONN_UP ? 1 : -1;
+		mem_deref(c);
+		return up;
 	}
 	int e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ)
@@ -508,9 +511,12 @@ static void conn_connected(struct tp_conn *c)
 	}
 	c->state = TP_CONN_UP;
 	event_add(c->rev, NULL);
+	mem_ref(c); /* the peer's hook may write, and a failed write frees the connection */
 	if (c->tpeer)
 		tp_peer_conn_up(c->tpeer, c);
-	conn_flush(c);
+	if (c->state == TP_CONN_UP)
+		conn_flush(c);
+	mem_deref(c);
 }
 
 static void conn_write_h(evutil_socket_t fd, short what, void *arg)
