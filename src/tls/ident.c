@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -323,10 +325,78 @@ static time_t asn1_to_time(const ASN1_TIME *t)
 	return timegm(&tm);
 }
 
+/* What a full handshake proved is kept with its session, so a resumption (same certificate, by
+ * definition) doesn't print the subject and decode the subjectAltNames again. */
+static int sess_idx = -1;
+static pthread_once_t sess_idx_once = PTHREAD_ONCE_INIT;
+
+static void sess_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	mem_deref(ptr);
+}
+
+/* OpenSSL copies a session (TLS 1.3 tickets) with its ex_data: the copy takes a reference. */
+static int sess_ex_dup(CRYPTO_EX_DATA *to, const CRYPTO_EX_DATA *from, void **from_d, int idx, long argl, void *argp)
+{
+	(void)to, (void)from, (void)idx, (void)argl, (void)argp;
+	if (from_d && *from_d)
+		mem_ref(*from_d);
+	return 1;
+}
+
+/* The slot is made when the session is: the pointer stored later, once the session may already
+ * be visible in the cache to other workers, is then a plain store into it, never a reallocation
+ * under a reader. */
+static void sess_ex_new(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent, (void)ptr, (void)argl, (void)argp;
+	CRYPTO_set_ex_data(ad, idx, NULL);
+}
+
+static void sess_idx_init(void)
+{
+	sess_idx = SSL_SESSION_get_ex_new_index(0, NULL, sess_ex_new, sess_ex_dup, sess_ex_free);
+}
+
+void tls_sess_index_init(void)
+{
+	pthread_once(&sess_idx_once, sess_idx_init);
+}
+
+/* A new info for a resumed connection, sharing the cached one's strings. */
+static struct tls_peer_info *peer_info_from_cache(const SSL *ssl, const struct tls_peer_info *c)
+{
+	struct tls_peer_info *pi = mem_zalloc(sizeof(*pi), peer_info_destroy);
+	if (!pi)
+		return NULL;
+	*pi = *c;
+	mem_ref(pi->subject);
+	mem_ref(pi->sip_domain);
+	mem_ref(pi->san_uris);
+	mem_ref(pi->san_dns);
+	pi->resumed = true;
+	pi->cert_verified = c->cert_presented && SSL_get_verify_result(ssl) == X509_V_OK;
+	snprintf(pi->version, sizeof(pi->version), "%s", SSL_get_version(ssl));
+	snprintf(pi->cipher, sizeof(pi->cipher), "%s", SSL_get_cipher_name(ssl));
+	return pi;
+}
+
 int tls_peer_info_get(const SSL *ssl, struct tls_peer_info **infop)
 {
 	if (!ssl || !infop || !SSL_is_init_finished(ssl))
 		return EINVAL;
+	tls_sess_index_init();
+	SSL_SESSION *sess = SSL_get_session(ssl);
+	const struct tls_peer_info *cached =
+		sess && sess_idx >= 0 && SSL_session_reused(ssl) ? SSL_SESSION_get_ex_data(sess, sess_idx) : NULL;
+	if (cached) {
+		struct tls_peer_info *pi = peer_info_from_cache(ssl, cached);
+		if (!pi)
+			return ENOMEM;
+		*infop = pi;
+		return 0;
+	}
 	struct tls_peer_info *pi = mem_zalloc(sizeof(*pi), peer_info_destroy);
 	if (!pi)
 		return ENOMEM;
@@ -360,6 +430,9 @@ int tls_peer_info_get(const SSL *ssl, struct tls_peer_info **infop)
 		mem_deref(pi);
 		return err;
 	}
+	if (sess && sess_idx >= 0 && !pi->resumed && !SSL_SESSION_get_ex_data(sess, sess_idx) &&
+	    SSL_SESSION_set_ex_data(sess, sess_idx, pi) == 1)
+		mem_ref(pi);
 	*infop = pi;
 	return 0;
 }

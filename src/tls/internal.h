@@ -66,4 +66,8 @@ void tls_err_set(struct conf_error *err, const char *file, unsigned line, const 
 
 bool tls_ip_parse(const char *s, unsigned char out[16], size_t *outlen);
 
+/* ident.c: registers the session slot that keeps a handshake's peer info for resumptions; call
+ * before the first SSL is made (session_new does), so every session has the slot. */
+void tls_sess_index_init(void);
+
 #endif

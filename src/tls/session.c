@@ -148,6 +148,7 @@ static int session_new(struct tls_ctx *ctx, struct tls_sni_set *set, enum tls_ro
 	int idx = conn_index();
 	if (idx < 0)
 		return ENOMEM;
+	tls_sess_index_init();
 	if (role == TLS_ROLE_SERVER) {
 		/* Expired sessions leave the cache every 10 s (the cache is SSL_SESS_CACHE_NO_AUTO_CLEAR);
 		 * the first connection after the mark does it, once. */

@@ -119,6 +119,34 @@ def test_valid_mutual_auth(tls_server, pki):
     s.wait_log("client_cert=verified")
 
 
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_resumed_connection_keeps_the_client_identity(tls_server, pki, version):
+    """A resumed session proves the certificate of the handshake that made it: the resumed
+    connection is logged (and treated) as verified, with the same subject, without a new
+    certificate exchange."""
+    s = tls_server(tls_extra="session_cache = yes")
+    ctx = client_ctx(pki, pki["good"], minimum_version=version, maximum_version=version)
+    resp, c = attempt(s.host, s.port, ctx)
+    assert resp.startswith("SIP/2.0 200")
+    sess = c.session
+    c.unwrap().close()  # an orderly close: a session of a torn-down connection isn't resumable
+    raw = socket.create_connection((s.host, s.port), timeout=5)
+    c2 = ctx.wrap_socket(raw, server_hostname="localhost", session=sess)
+    c2.sendall(options())
+    assert read_response(c2).startswith("SIP/2.0 200")
+    assert c2.session_reused
+    c2.close()
+    s.wait_log("resumed=yes")
+    lines = [l for l in s.log().splitlines() if "event=tls.handshake_ok" in l and "side=server" in l]
+    assert len(lines) >= 2, lines
+    full = [l for l in lines if "resumed=no" in l][0]
+    again = [l for l in lines if "resumed=yes" in l][0]
+    subject = full.split('subject="')[1].split('"')[0]
+    assert subject and f'subject="{subject}"' in again
+    assert "client_cert=verified" in again, again
+    assert full.split("identity=")[1] == again.split("identity=")[1]
+
+
 @pytest.mark.parametrize("case,reason", [
     ("unknown_ca", "unknown_ca"),
     ("expired", "expired"),
