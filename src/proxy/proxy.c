@@ -876,7 +876,7 @@ static int build_forward(struct proxy_worker *pw, const struct sip_msg *req, con
 			 uint64_t from_flow, const struct route_edits *e, const struct target *t, char *out,
 			 size_t outsz, size_t *lenp, char *branch, size_t branchsz)
 {
-	char vhost[80], rr[400], path[400], append[520];
+	char vhost[80], rr[400], path[400];
 	uint16_t vport = 0;
 	enum conf_transport otp = t->hop.transport == CONF_TP_UDP ? CONF_TP_UDP : tp_conn_id_transport(t->hop.conn_id);
 	if (otp == CONF_TP_UDP && t->hop.transport != CONF_TP_UDP)
@@ -896,10 +896,8 @@ static int build_forward(struct proxy_worker *pw, const struct sip_msg *req, con
 		.route_drop_last = e->drop_last,
 		.route_prepend = t->route_set ? slice_from_cstr(t->route_set) : (struct slice){ 0 },
 	};
-	if (t->ruri[0] && e->append[0]) {
-		snprintf(append, sizeof(append), "%s", e->append);
-		o.route_append = slice_from_cstr(append);
-	}
+	if (t->ruri[0] && e->append[0])
+		o.route_append = slice_from_cstr(e->append);
 	/* The top value alone goes byte-preserving; any other change rewrites the Route field. */
 	if (e->drop_first == 1 && !o.route_drop_last && !o.route_prepend.len && !o.route_append.len)
 		o.pop_route = true;
