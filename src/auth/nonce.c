@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "base/mem.h"
@@ -21,7 +23,12 @@ struct auth_nonce_ctx {
 	uint8_t secret[SECRET_MAX];
 	size_t secret_len;
 	uint32_t lifetime;
+	uint64_t key_gen; /* names this secret in the threads' keyed HMAC contexts */
 };
+
+/* Every secret gets a process-unique number, so a thread's keyed context is never mistaken for
+ * another's (a freed context's address may come back). */
+static _Atomic uint64_t key_gens;
 
 static void nonce_ctx_destroy(void *data)
 {
@@ -38,6 +45,7 @@ int auth_nonce_ctx_alloc(struct auth_nonce_ctx **ctxp, uint32_t lifetime)
 		return ENOMEM;
 	ctx->lifetime = lifetime;
 	ctx->secret_len = 32;
+	ctx->key_gen = atomic_fetch_add(&key_gens, 1) + 1;
 	if (RAND_bytes(ctx->secret, (int)ctx->secret_len) != 1) {
 		mem_deref(ctx);
 		return EIO;
@@ -53,6 +61,7 @@ int auth_nonce_ctx_set_secret(struct auth_nonce_ctx *ctx, const void *key, size_
 	OPENSSL_cleanse(ctx->secret, sizeof(ctx->secret));
 	memcpy(ctx->secret, key, len);
 	ctx->secret_len = len;
+	ctx->key_gen = atomic_fetch_add(&key_gens, 1) + 1;
 	return 0;
 }
 
@@ -65,6 +74,46 @@ static void put_len(uint8_t *p, size_t v)
 {
 	for (int i = 0; i < 4; i++)
 		p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/* HMAC-SHA256 keyed once per thread and secret: the one-shot HMAC() fetches the algorithm and
+ * builds a context on every call (two per registration: the challenge and the check). */
+static pthread_key_t mac_key;
+static pthread_once_t mac_key_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct {
+	uint64_t gen;
+	EVP_MAC_CTX *m;
+} tl_mac;
+
+static void mac_ctx_free(void *p)
+{
+	EVP_MAC_CTX_free(p);
+}
+
+static void mac_key_init(void)
+{
+	pthread_key_create(&mac_key, mac_ctx_free);
+}
+
+static EVP_MAC_CTX *keyed_mac(const struct auth_nonce_ctx *ctx)
+{
+	if (tl_mac.m && tl_mac.gen == ctx->key_gen)
+		return EVP_MAC_init(tl_mac.m, NULL, 0, NULL) == 1 ? tl_mac.m : NULL;
+	if (!tl_mac.m) {
+		pthread_once(&mac_key_once, mac_key_init);
+		EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+		tl_mac.m = alg ? EVP_MAC_CTX_new(alg) : NULL;
+		EVP_MAC_free(alg);
+		if (!tl_mac.m)
+			return NULL;
+		pthread_setspecific(mac_key, tl_mac.m); /* freed when the thread ends */
+	}
+	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0), OSSL_PARAM_END };
+	tl_mac.gen = 0;
+	if (EVP_MAC_init(tl_mac.m, ctx->secret, ctx->secret_len, params) != 1)
+		return NULL;
+	tl_mac.gen = ctx->key_gen;
+	return tl_mac.m;
 }
 
 /* HMAC over length-prefixed fields so (realm, binding) pairs cannot be shifted into each other. */
@@ -88,8 +137,9 @@ static int mac(const struct auth_nonce_ctx *ctx, const uint8_t ts[TS_LEN], struc
 	if (binding.len)
 		memcpy(buf + n, binding.p, binding.len);
 	n += binding.len;
-	unsigned ml = 0;
-	if (!HMAC(EVP_sha256(), ctx->secret, (int)ctx->secret_len, buf, n, out, &ml) || ml != MAC_LEN)
+	size_t ml = 0;
+	EVP_MAC_CTX *m = keyed_mac(ctx);
+	if (!m || EVP_MAC_update(m, buf, n) != 1 || EVP_MAC_final(m, out, &ml, MAC_LEN) != 1 || ml != MAC_LEN)
 		return EIO;
 	return 0;
 }

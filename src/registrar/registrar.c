@@ -103,6 +103,8 @@ struct reg_req {
 	/* set being written (durable) */
 	struct loc_binding *set;
 	size_t nset;
+	struct loc_binding *old; /* the AOR's live bindings before this REGISTER (what the store has) */
+	size_t nold;
 	bool require_outbound;
 	bool proxy_auth;            /* registrar_authorize(): 407 / Proxy-Authorization, no binding */
 	bool from_cache;            /* the user record came from the short-lived cache */
@@ -154,6 +156,7 @@ static void req_free(struct reg_req *q)
 	mem_deref(q->peer);
 	mem_deref(q->urec);
 	free(q->set);
+	free(q->old);
 	free(q);
 }
 
@@ -665,6 +668,28 @@ static void store_done(int err, size_t nrows, void *arg)
 	reply_ok(q, q->set, q->nset, time(NULL));
 }
 
+/* The binding of list[n] with b's key (instance and reg-id, else the contact: RFC 5626 6). */
+static const struct loc_binding *find_same(const struct loc_binding *list, size_t n, const struct loc_binding *b)
+{
+	for (size_t i = 0; list && i < n; i++) {
+		const struct loc_binding *x = &list[i];
+		bool same = b->instance[0] || x->instance[0]
+				    ? strcmp(x->instance, b->instance) == 0 && x->reg_id == b->reg_id
+				    : strcmp(x->contact, b->contact) == 0;
+		if (same)
+			return x;
+	}
+	return NULL;
+}
+
+/* A binding this REGISTER left alone: every REGISTER that touches one gives it a higher CSeq or
+ * another Call-ID (RFC 3261 10.3 step 7) and a new expiry. */
+static bool unchanged(const struct loc_binding *o, const struct loc_binding *b)
+{
+	return o->cseq == b->cseq && o->expires_at == b->expires_at && o->updated == b->updated &&
+	       strcmp(o->call_id, b->call_id) == 0 && strcmp(o->contact, b->contact) == 0;
+}
+
 static void commit(struct reg_req *q, time_t now)
 {
 	struct registrar *r = q->r;
@@ -677,22 +702,41 @@ static void commit(struct reg_req *q, time_t now)
 		reply_ok(q, q->set, q->nset, now);
 		return;
 	}
-	/* The whole binding set replaces the stored one in one transaction (group-committed with
-	 * other REGISTERs): simpler than a diff and exactly what memory will hold. */
-	size_t n = q->nset;
-	struct store_binding *sb = calloc(n ? n : 1, sizeof(*sb));
-	const struct store_binding **pv = calloc(n ? n : 1, sizeof(*pv));
-	char *rbuf = calloc(n ? n : 1, REG_RECV_MAX);
+	/* Only the difference reaches the store, in one transaction group-committed with other
+	 * REGISTERs: the bindings this REGISTER added or refreshed, and the old ones it removed. A
+	 * phone that came back on a new connection leaves its old contact untouched until expiry,
+	 * and rewriting those on every refresh made each registration cost more than the last. */
+	size_t n = q->nset, nold = q->old ? q->nold : 0, cap = n + nold;
+	struct store_binding *sb = calloc(cap ? cap : 1, sizeof(*sb));
+	const struct store_binding **pv = calloc(cap ? cap : 1, sizeof(*pv));
+	char *rbuf = calloc(cap ? cap : 1, REG_RECV_MAX);
 	int err = sb && pv && rbuf ? 0 : ENOMEM;
+	size_t nput = 0, ndel = 0;
 	for (size_t i = 0; !err && i < n; i++) {
-		reg_binding_to_store(&q->set[i], &sb[i], rbuf + i * REG_RECV_MAX, REG_RECV_MAX);
-		pv[i] = &sb[i];
+		const struct loc_binding *o = find_same(q->old, nold, &q->set[i]);
+		if (o && unchanged(o, &q->set[i]))
+			continue;
+		reg_binding_to_store(&q->set[i], &sb[nput], rbuf + nput * REG_RECV_MAX, REG_RECV_MAX);
+		pv[nput] = &sb[nput];
+		nput++;
 	}
-	/* (an update with nothing to put trips UBSan in store.c's own[] arithmetic: delete instead) */
-	if (!err && n)
+	const struct store_binding **dv = pv + nput;
+	for (size_t i = 0; !err && q->old && i < nold; i++) {
+		if (find_same(q->set, n, &q->old[i]))
+			continue;
+		size_t k = nput + ndel;
+		reg_binding_to_store(&q->old[i], &sb[k], rbuf + k * REG_RECV_MAX, REG_RECV_MAX);
+		dv[ndel++] = &sb[k];
+	}
+	if (!err && !q->old && n)
 		err = store_binding_write_async(q->client, slice_from_cstr(q->aor), true, NULL, 0, pv, n, store_done, q);
-	else if (!err)
+	else if (!err && !q->old)
 		err = store_binding_del_aor_async(q->client, slice_from_cstr(q->aor), store_done, q);
+	else if (!err && nput + ndel)
+		err = store_binding_write_async(q->client, slice_from_cstr(q->aor), false, ndel ? dv : NULL, ndel,
+						nput ? pv : NULL, nput, store_done, q);
+	else if (!err)
+		store_done(0, 0, q); /* nothing changed: nothing to make durable */
 	free(sb);
 	free(pv);
 	free(rbuf);
@@ -779,6 +823,10 @@ static void apply(struct reg_req *q)
 	size_t n = location_lookup(r->loc, q->aor, now, set, ncur);
 	if (n > ncur)
 		n = ncur;
+	if (r->durable && n && nc && (q->old = malloc(n * sizeof(*q->old)))) {
+		memcpy(q->old, set, n * sizeof(*q->old)); /* commit() writes only the difference */
+		q->nold = n;
+	}
 
 	if (nc == 0) {
 		/* RFC 3261 10.2.3: no Contact -- just list the bindings */

@@ -296,3 +296,33 @@ def test_kill9_during_burst_keeps_every_acknowledged_binding(sipsd_factory, demo
         assert not missing, (user, sorted(missing)[:5])
         u.close()
     s.stop()
+
+
+def test_stored_set_follows_adds_refreshes_and_removals_across_restart(sipsd_factory, demo_pki):
+    """The store gets only what each REGISTER changed; after a restart the bindings are exactly
+    the acknowledged set: an untouched one kept with its own expiry, a removed one gone, a
+    refreshed one with its new expiry."""
+    s = start_edge(sipsd_factory, demo_pki)
+    a = ua(s, "alice")
+    one, two, three = "sip:alice@192.0.2.7:5060", "sip:alice@192.0.2.8:5060", "sip:alice@192.0.2.9:5060"
+    assert a.register(contact=f"<{one}>, <{two}>", expires=1000).status == 200
+    assert a.register(contact=f"<{three}>", expires=2000).status == 200   # adds, leaves one and two
+    assert a.register(contact=f"<{two}>", expires=0).status == 200        # removes two
+    r = a.register(contact=f"<{one}>", expires=3000)                      # refreshes one
+    assert r.status == 200
+    before = {c: expires_of(p) for c, p in contacts(r)}
+    assert set(before) == {one, three}, before
+    a.close()
+    s.stop()
+    listening = s.log().count("transport.listening")
+    s.start(wait_for=None)
+    s.wait_log("sipsd.started", count=2)
+    s.wait_log("transport.listening", count=2 * listening)
+    b = ua(s, "alice")
+    b.call_id = rand() + "@after"
+    r = b.register(contact=False, expires=None)
+    assert r.status == 200, r.raw
+    after = {c: expires_of(p) for c, p in contacts(r)}
+    assert set(after) == {one, three}, after
+    assert 2990 <= after[one] <= 3000 and 1980 <= after[three] <= 2000, after
+    b.close()
