@@ -110,14 +110,13 @@ int proxy_peers_init(struct proxy *p, struct tls_holder *const *peer_tls)
 				continue;
 			}
 			/* Persistent links live on worker 0: one connection per host, not per worker. */
-			const char *uri = cp->uri.v[k];
 			struct tp_peer_spec ps = {
 				.name = cp->name,
-				.uris = &uri,
-				.nuris = 1,
+				.host = h->host,
+				.port = h->port,
+				.transport = h->transport,
 				.tls = pp->tls,
 				.identity = pp->identity,
-				.persistent = true,
 				.local_port = cp->local_port,
 				.keepalive = cp->keepalive,
 			};

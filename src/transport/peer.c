@@ -1,7 +1,7 @@
-/* Persistent outbound TLS/TCP connections to configured peers (trunks, proxies, gateways): the
- * Mediatrix "persistent TLS" links. Connect at start, verify the peer's identity (tls layer),
- * ping with RFC 5626 4.4.1 CRLF keepalives, and reconnect with exponential backoff, trying the
- * hosts of a proxy set in priority order. */
+/* Persistent outbound TLS/TCP connections to the hosts of configured peers (trunks, proxies,
+ * gateways): the Mediatrix "persistent TLS" links. Connect at start, verify the peer's identity
+ * (tls layer), ping with RFC 5626 4.4.1 CRLF keepalives, and reconnect with exponential backoff.
+ * One link per host: the proxy fails requests over between the hosts of a proxy set. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,25 +15,19 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/timeutil.h"
-#include "sip/uri.h"
 #include "tls/tls.h"
 #include "transport/stream.h"
 
 enum { BACKOFF_MIN_S = 1, BACKOFF_MAX_S = 60, PONG_TIMEOUT_MS = 10000 };
-
-struct peer_host {
-	char host[256];   /* without brackets */
-	uint16_t port;
-	enum conf_transport transport;
-};
 
 struct tp_peer {
 	struct tp_peer *next;
 	struct tp_worker *w;
 	char name[64];
 	char identity[256];
-	struct peer_host *hosts;
-	size_t nhosts, cur;
+	char host[256];  /* without brackets */
+	uint16_t port;
+	enum conf_transport transport;
 	struct tls_holder *tls;
 	uint16_t local_port;
 	unsigned keepalive;
@@ -80,37 +74,7 @@ static void peer_destroy(void *data)
 		event_free(p->ka);
 	if (p->confirm)
 		event_free(p->confirm);
-	free(p->hosts);
 	mem_deref(p->tls);
-}
-
-/* "sips:host[:port]" or "sip:host[:port];transport=tls|tcp". */
-static int parse_peer_uri(const char *text, struct peer_host *h)
-{
-	struct sip_uri u;
-	if (sip_uri_parse(&u, text, strlen(text)) || (u.scheme != SIP_URI_SIP && u.scheme != SIP_URI_SIPS) ||
-	    u.host.len == 0)
-		return EINVAL;
-	struct slice host = u.host;
-	if (u.host_ipv6 && host.len >= 2) {
-		host.p++;
-		host.len -= 2;
-	}
-	if (host.len >= sizeof(h->host))
-		return EINVAL;
-	slice_copy(host, h->host, sizeof(h->host));
-	struct slice tp = { 0 };
-	h->transport = CONF_TP_TLS;
-	if (u.scheme == SIP_URI_SIP && sip_param_get(u.params, "transport", &tp)) {
-		if (slice_eq_cstr_ci(tp, "tcp"))
-			h->transport = CONF_TP_TCP;
-		else if (!slice_eq_cstr_ci(tp, "tls"))
-			return EINVAL; /* a persistent link is a stream */
-	} else if (u.scheme == SIP_URI_SIP) {
-		h->transport = CONF_TP_TCP;
-	}
-	h->port = u.port ? u.port : (h->transport == CONF_TP_TLS ? 5061 : 5060);
-	return 0;
 }
 
 static void peer_set_down(struct tp_peer *p, const char *why)
@@ -121,14 +85,10 @@ static void peer_set_down(struct tp_peer *p, const char *why)
 	if (p->stopped)
 		return;
 	p->failures++;
-	/* Next attempt starts again from the highest-priority host after a full round. */
-	p->cur = (p->cur + 1) % p->nhosts;
-	unsigned delay = p->cur == 0 ? p->backoff_s : 0;
-	if (p->cur == 0)
-		p->backoff_s = p->backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : p->backoff_s * 2;
-	log_notice("peer.down", "peer=%s host=%s error=\"%s\" retry_in_s=%u", p->name, p->hosts[p->cur].host, why,
-		   delay);
-	struct timeval tv = { delay, delay ? 0 : 1000 };
+	unsigned delay = p->backoff_s;
+	p->backoff_s = p->backoff_s * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : p->backoff_s * 2;
+	log_notice("peer.down", "peer=%s host=%s error=\"%s\" retry_in_s=%u", p->name, p->host, why, delay);
+	struct timeval tv = { delay, 0 };
 	event_add(p->retry, &tv);
 }
 
@@ -224,11 +184,10 @@ static void retry_h(evutil_socket_t fd, short what, void *arg)
 
 static void peer_connect_addr(struct tp_peer *p, const struct tp_addr *ra)
 {
-	struct peer_host *h = &p->hosts[p->cur];
 	tp_addr_fmt(ra, p->remote_addr, sizeof(p->remote_addr));
 	struct tp_connect_spec s = {
 		.remote = ra,
-		.transport = h->transport,
+		.transport = p->transport,
 		.tls = p->tls,
 		.identity = p->identity,
 		.local_port = p->local_port,
@@ -245,7 +204,7 @@ static void dns_h(int result, struct evutil_addrinfo *res, void *arg)
 	p->dns = NULL;
 	if (result != 0 || !res) {
 		char why[300];
-		snprintf(why, sizeof(why), "cannot resolve %s: %s", p->hosts[p->cur].host, evutil_gai_strerror(result));
+		snprintf(why, sizeof(why), "cannot resolve %s: %s", p->host, evutil_gai_strerror(result));
 		if (res)
 			evutil_freeaddrinfo(res);
 		if (result != EVUTIL_EAI_CANCEL)
@@ -263,10 +222,9 @@ static void peer_connect(struct tp_peer *p)
 {
 	if (p->stopped || p->conn)
 		return;
-	struct peer_host *h = &p->hosts[p->cur];
 	p->state = TP_PEER_CONNECTING;
 	struct tp_addr ra;
-	if (tp_addr_from_host_port(&ra, h->host, h->port) == 0) {
+	if (tp_addr_from_host_port(&ra, p->host, p->port) == 0) {
 		peer_connect_addr(p, &ra);
 		return;
 	}
@@ -277,37 +235,26 @@ static void peer_connect(struct tp_peer *p)
 	}
 	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	char port[8];
-	snprintf(port, sizeof(port), "%u", h->port);
-	p->dns = evdns_getaddrinfo(dns, h->host, port, &hints, dns_h, p);
+	snprintf(port, sizeof(port), "%u", p->port);
+	p->dns = evdns_getaddrinfo(dns, p->host, port, &hints, dns_h, p);
 }
 
 int tp_peer_start(struct tp_worker *w, const struct tp_peer_spec *spec, struct tp_peer **pp)
 {
-	if (!spec->nuris || !spec->name)
+	if (!spec->name || !spec->host || !*spec->host || !spec->port ||
+	    (spec->transport != CONF_TP_TCP && spec->transport != CONF_TP_TLS) ||
+	    (spec->transport == CONF_TP_TLS && !spec->tls))
 		return EINVAL;
 	struct tp_peer *p = mem_zalloc(sizeof(*p), peer_destroy);
 	if (!p)
 		return ENOMEM;
 	p->w = w;
 	snprintf(p->name, sizeof(p->name), "%s", spec->name);
-	p->hosts = calloc(spec->nuris, sizeof(*p->hosts));
-	if (!p->hosts)
-		goto nomem;
-	for (size_t i = 0; i < spec->nuris; i++) {
-		if (parse_peer_uri(spec->uris[i], &p->hosts[i])) {
-			log_err("peer.bad_uri", "peer=%s uri=\"%s\"", p->name, spec->uris[i]);
-			mem_deref(p);
-			return EINVAL;
-		}
-		if (p->hosts[i].transport == CONF_TP_TLS && !spec->tls) {
-			log_err("peer.no_tls_context", "peer=%s uri=\"%s\"", p->name, spec->uris[i]);
-			mem_deref(p);
-			return EINVAL;
-		}
-	}
-	p->nhosts = spec->nuris;
+	snprintf(p->host, sizeof(p->host), "%s", spec->host);
+	p->port = spec->port;
+	p->transport = spec->transport;
 	/* RFC 5922 7.3: the identity is the domain the request was meant for, not its address. */
-	snprintf(p->identity, sizeof(p->identity), "%s", spec->identity ? spec->identity : p->hosts[0].host);
+	snprintf(p->identity, sizeof(p->identity), "%s", spec->identity ? spec->identity : spec->host);
 	p->tls = mem_ref(spec->tls);
 	p->local_port = spec->local_port;
 	p->keepalive = spec->keepalive;
@@ -323,8 +270,7 @@ int tp_peer_start(struct tp_worker *w, const struct tp_peer_spec *spec, struct t
 		event_add(p->ka, &tv);
 	}
 	tp_worker_add_peer(w, p);
-	if (spec->persistent)
-		event_active(p->retry, 0, 0);
+	event_active(p->retry, 0, 0);
 	if (pp)
 		*pp = p;
 	return 0;
@@ -360,10 +306,10 @@ void tp_peer_status_get(const struct tp_peer *p, struct tp_peer_status *st)
 	memset(st, 0, sizeof(*st));
 	snprintf(st->name, sizeof(st->name), "%s", p->name);
 	st->state = p->state;
-	snprintf(st->remote_host, sizeof(st->remote_host), "%s", p->hosts[p->cur].host);
+	snprintf(st->remote_host, sizeof(st->remote_host), "%s", p->host);
 	snprintf(st->remote_addr, sizeof(st->remote_addr), "%s", p->remote_addr);
 	snprintf(st->last_error, sizeof(st->last_error), "%s", p->last_error);
-	st->remote_port = p->hosts[p->cur].port;
+	st->remote_port = p->port;
 	st->local_port = p->local_port;
 	st->connects = p->connects;
 	st->failures = p->failures;

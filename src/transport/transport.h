@@ -123,18 +123,19 @@ struct tp_connect_spec {
 int tp_worker_connect(struct tp_worker *w, const struct tp_connect_spec *s, uint64_t *conn_id, char *why,
 		      size_t whysz);
 
-/* --- persistent outbound links to [peer:NAME] (owned by the worker they start on) --- */
+/* --- persistent outbound links to a peer host (owned by the worker they start on) --- */
 struct tp_peer;
 
+/* One host of a peer: the proxy owns the proxy set (several hosts, failover). */
 struct tp_peer_spec {
 	const char *name;
-	const char *const *uris; /* "sips:host[:port]" / "sip:host[:port];transport=tls|tcp", by priority */
-	size_t nuris;
-	struct tls_holder *tls;  /* client certificate and trust store; required for TLS hosts */
-	const char *identity;    /* domain the certificate must prove; NULL = first URI host */
-	bool persistent;         /* connect now and keep the link up */
-	uint16_t local_port;     /* fixed source port, 0 = any */
-	unsigned keepalive;      /* seconds between CRLF pings, 0 = none */
+	const char *host;               /* name or address, without brackets */
+	uint16_t port;
+	enum conf_transport transport;  /* TCP or TLS */
+	struct tls_holder *tls;         /* client certificate and trust store; required for TLS */
+	const char *identity;           /* domain the certificate must prove; NULL = host */
+	uint16_t local_port;            /* fixed source port, 0 = any */
+	unsigned keepalive;             /* seconds between CRLF pings, 0 = none */
 };
 
 enum tp_peer_state { TP_PEER_CONNECTING, TP_PEER_UP, TP_PEER_DOWN };
