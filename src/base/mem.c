@@ -90,30 +90,29 @@ static struct mem_hdr *hdr_of(const void *data)
 	return (struct mem_hdr *)((uintptr_t)data - offsetof(struct mem_hdr, align));
 }
 
+/* One reference, the destructor, and where the block came from; returns the user pointer. */
+static void *hdr_init(struct mem_hdr *h, unsigned flags, mem_destroy_h *dh)
+{
+	if (!h)
+		return NULL;
+	atomic_init(&h->nrefs, 1);
+	h->flags = flags;
+	h->dh = dh;
+	return h->align;
+}
+
 void *mem_zalloc(size_t size, mem_destroy_h *dh)
 {
 	if (size > SIZE_MAX - sizeof(struct mem_hdr))
 		return NULL;
-	struct mem_hdr *h = calloc(1, sizeof(*h) + size);
-	if (!h)
-		return NULL;
-	atomic_init(&h->nrefs, 1);
-	h->flags = 0;
-	h->dh = dh;
-	return h->align;
+	return hdr_init(calloc(1, sizeof(struct mem_hdr) + size), 0, dh);
 }
 
 void *mem_alloc(size_t size, mem_destroy_h *dh)
 {
 	if (size > SIZE_MAX - sizeof(struct mem_hdr))
 		return NULL;
-	struct mem_hdr *h = malloc(sizeof(*h) + size);
-	if (!h)
-		return NULL;
-	atomic_init(&h->nrefs, 1);
-	h->flags = 0;
-	h->dh = dh;
-	return h->align;
+	return hdr_init(malloc(sizeof(struct mem_hdr) + size), 0, dh);
 }
 
 void *mem_alloc_pooled(size_t size, mem_destroy_h *dh)
@@ -130,10 +129,7 @@ void *mem_alloc_pooled(size_t size, mem_destroy_h *dh)
 		if (!h)
 			return NULL;
 	}
-	atomic_init(&h->nrefs, 1);
-	h->flags = MEM_F_POOLED;
-	h->dh = dh;
-	return h->align;
+	return hdr_init(h, MEM_F_POOLED, dh);
 }
 
 void *mem_ref(void *data)
