@@ -161,10 +161,6 @@ void tp_conn_close(struct tp_conn *c, const char *why)
 
 static struct tp_conn *conn_new(struct tp_worker *w, int fd, const struct tp_addr *remote, enum conf_transport tp)
 {
-	/* SIP messages are small and answered at once: Nagle plus delayed ACKs would hold each
-	 * response ~40 ms waiting for more bytes (RFC 896 / RFC 1122 4.2.3.2). */
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct tp_conn *c = mem_zalloc(sizeof(*c), conn_destroy);
 	if (!c) {
 		close(fd);
@@ -202,6 +198,11 @@ static void conn_link(struct tp_worker *w, struct tp_conn *c)
 struct tp_conn *tp_conn_outbound(struct tp_worker *w, int fd, const struct tp_addr *remote, enum conf_transport tp,
 				 SSL *ssl, struct tp_peer *peer)
 {
+	/* SIP messages are small and answered at once: Nagle plus delayed ACKs would hold each
+	 * message ~40 ms waiting for more bytes (RFC 896 / RFC 1122 4.2.3.2). Accepted
+	 * connections have it from their listener (worker.c). */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct tp_conn *c = conn_new(w, fd, remote, tp);
 	if (!c) {
 		if (ssl)

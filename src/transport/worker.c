@@ -240,6 +240,10 @@ int tp_worker_listen(struct tp_worker *w, const struct tp_listen_spec *spec)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&l->local.ss, l->local.len) < 0)
 		goto fail_fd;
+	/* Accepted connections inherit TCP_NODELAY from the listener (stream.c sets it on
+	 * outbound ones): one setsockopt() per listener instead of per connection. */
+	if (!dgram)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (!dgram && listen(fd, 1024) < 0)
 		goto fail_fd;
 	l->fd = fd;
