@@ -33,6 +33,22 @@ class ScriptedTrunk(TrunkServer):
         return [m for m in self.received if m.method == method]
 
 
+@pytest.fixture
+def trunks(demo_pki):
+    """Makes trunk hosts (ScriptedTrunk) on one loopback address; closes them after the test."""
+    made = []
+
+    def make(status=200):
+        t = ScriptedTrunk(demo_pki, make.host, free_port(make.host), status=status)
+        made.append(t)
+        return t
+
+    make.host = loopback_addr()
+    yield make
+    for t in made:
+        t.close()
+
+
 def proxy_set_edge(sipsd_factory, pki, hosts, persistent="yes", t1=100, extra=""):
     """sipsd whose default peer 'trunk' is the proxy set `hosts` [(host, port), ...], with a
     plain TCP interface beside the mutual-TLS one."""
@@ -64,66 +80,55 @@ def options_to(ua, ruri, extra=()):
     return ua.final_response("OPTIONS", timeout=15)
 
 
-def test_peer_503_fails_over_to_next_host(sipsd_factory, demo_pki):
-    h = loopback_addr()
-    first = ScriptedTrunk(demo_pki, h, free_port(h), status=503)
-    second = ScriptedTrunk(demo_pki, h, free_port(h), status=200)
-    try:
-        s = proxy_set_edge(sipsd_factory, demo_pki, [(h, first.port), (h, second.port)])
-        s.wait_log("peer.up", count=2, timeout=15)
-        alice = registered(s, "alice")
-        r = options_to(alice, "sip:someone@carrier.example")
-        assert r.status == 200, r.raw
-        assert len(first.requests("OPTIONS")) == 1 and len(second.requests("OPTIONS")) == 1
-        # The retry is a new client transaction: a new branch, the same request otherwise.
-        b1 = first.requests("OPTIONS")[0].all("Via")[0]
-        b2 = second.requests("OPTIONS")[0].all("Via")[0]
-        assert b1 != b2
-        s.wait_log("proxy.failover")
-    finally:
-        first.close()
-        second.close()
+def test_peer_503_fails_over_to_next_host(sipsd_factory, demo_pki, trunks):
+    h = trunks.host
+    first = trunks(status=503)
+    second = trunks(status=200)
+    s = proxy_set_edge(sipsd_factory, demo_pki, [(h, first.port), (h, second.port)])
+    s.wait_log("peer.up", count=2, timeout=15)
+    alice = registered(s, "alice")
+    r = options_to(alice, "sip:someone@carrier.example")
+    assert r.status == 200, r.raw
+    assert len(first.requests("OPTIONS")) == 1 and len(second.requests("OPTIONS")) == 1
+    # The retry is a new client transaction: a new branch, the same request otherwise.
+    b1 = first.requests("OPTIONS")[0].all("Via")[0]
+    b2 = second.requests("OPTIONS")[0].all("Via")[0]
+    assert b1 != b2
+    s.wait_log("proxy.failover")
 
 
-def test_peer_that_never_answers_fails_over_after_the_timeout(sipsd_factory, demo_pki):
-    h = loopback_addr()
-    silent = ScriptedTrunk(demo_pki, h, free_port(h), status=None)
-    second = ScriptedTrunk(demo_pki, h, free_port(h), status=486)
-    try:
-        # T1 = 50 ms: timer B fires after 64*T1 = 3.2 s
-        s = proxy_set_edge(sipsd_factory, demo_pki, [(h, silent.port), (h, second.port)], t1=50)
-        s.wait_log("peer.up", count=2, timeout=15)
-        alice = registered(s, "alice")
-        invite(alice, "someone@carrier.example")
-        r = alice.final_response("INVITE", timeout=15)
-        assert r.status == 486, r.raw
-        assert len(silent.requests("INVITE")) == 1 and len(second.requests("INVITE")) == 1
-        s.wait_log("proxy.failover")
-        assert "(no response)" in s.log()
-    finally:
-        silent.close()
-        second.close()
+def test_peer_that_never_answers_fails_over_after_the_timeout(sipsd_factory, demo_pki, trunks):
+    h = trunks.host
+    silent = trunks(status=None)
+    second = trunks(status=486)
+    # T1 = 50 ms: timer B fires after 64*T1 = 3.2 s
+    s = proxy_set_edge(sipsd_factory, demo_pki, [(h, silent.port), (h, second.port)], t1=50)
+    s.wait_log("peer.up", count=2, timeout=15)
+    alice = registered(s, "alice")
+    invite(alice, "someone@carrier.example")
+    r = alice.final_response("INVITE", timeout=15)
+    assert r.status == 486, r.raw
+    assert len(silent.requests("INVITE")) == 1 and len(second.requests("INVITE")) == 1
+    s.wait_log("proxy.failover")
+    assert "(no response)" in s.log()
 
 
-def test_on_demand_peer_connects_when_needed_and_fails_over_past_a_dead_host(sipsd_factory, demo_pki):
+def test_on_demand_peer_connects_when_needed_and_fails_over_past_a_dead_host(sipsd_factory, demo_pki, trunks):
     """persistent = no: no link at start; the first request opens a connection (the refused one
     fails over at once to the next host) and later requests reuse it."""
-    h = loopback_addr()
+    h = trunks.host
     dead_port = free_port(h)  # nothing listens there
-    live = ScriptedTrunk(demo_pki, h, free_port(h), status=200)
-    try:
-        s = proxy_set_edge(sipsd_factory, demo_pki, [(h, dead_port), (h, live.port)], persistent="no")
-        time.sleep(0.5)
-        assert live.accepted == 0, "an on-demand peer must not connect before it is needed"
-        alice = registered(s, "alice")
-        t0 = time.monotonic()
-        assert options_to(alice, "sip:someone@carrier.example").status == 200
-        assert time.monotonic() - t0 < 3, "a refused connection must fail over at once, not by timer"
-        assert options_to(alice, "sip:other@carrier.example").status == 200
-        assert live.accepted == 1 and len(live.requests("OPTIONS")) == 2
-        assert live.client_subjects[0], "sipsd presents its certificate on demand too"
-    finally:
-        live.close()
+    live = trunks(status=200)
+    s = proxy_set_edge(sipsd_factory, demo_pki, [(h, dead_port), (h, live.port)], persistent="no")
+    time.sleep(0.5)
+    assert live.accepted == 0, "an on-demand peer must not connect before it is needed"
+    alice = registered(s, "alice")
+    t0 = time.monotonic()
+    assert options_to(alice, "sip:someone@carrier.example").status == 200
+    assert time.monotonic() - t0 < 3, "a refused connection must fail over at once, not by timer"
+    assert options_to(alice, "sip:other@carrier.example").status == 200
+    assert live.accepted == 1 and len(live.requests("OPTIONS")) == 2
+    assert live.client_subjects[0], "sipsd presents its certificate on demand too"
 
 
 def test_every_host_down_gives_a_5xx_not_a_hang(sipsd_factory, demo_pki):
@@ -218,45 +223,38 @@ def test_request_from_a_strict_router_is_routed_by_its_last_route(edge):
     assert bob.final_response("BYE").status == 200
 
 
-def test_strict_next_hop_gets_its_uri_as_request_uri(sipsd_factory, demo_pki):
+def test_strict_next_hop_gets_its_uri_as_request_uri(sipsd_factory, demo_pki, trunks):
     """RFC 3261 16.6 item 6: a Route without ;lr names a strict router: it gets the request with
     its URI as Request-URI and the original Request-URI last in Route."""
-    h = loopback_addr()
-    trunk = ScriptedTrunk(demo_pki, h, free_port(h), status=200)
-    try:
-        s = proxy_set_edge(sipsd_factory, demo_pki, [(h, trunk.port)])
-        s.wait_log("peer.up", timeout=15)
-        alice = registered(s, "alice")
-        strict = f"sips:{h}:{trunk.port}"
-        r = options_to(alice, "sip:someone@carrier.example", [f"Route: <{strict}>"])
-        assert r.status == 200, r.raw
-        got = trunk.requests("OPTIONS")[0]
-        assert got.ruri == strict
-        assert got.all("Route") == ["<sip:someone@carrier.example>"], got.raw
-        # Without a certificate (or digest) nobody may pre-load a route to a trunk.
-        plain = UA(s.host, s.tcp_port, "alice", transport="TCP").connect()
-        r = options_to(plain, "sip:someone@carrier.example", [f"Route: <{strict};lr>"])
-        assert r.status == 407, r.raw
-        assert len(trunk.requests("OPTIONS")) == 1
-    finally:
-        trunk.close()
+    h = trunks.host
+    trunk = trunks(status=200)
+    s = proxy_set_edge(sipsd_factory, demo_pki, [(h, trunk.port)])
+    s.wait_log("peer.up", timeout=15)
+    alice = registered(s, "alice")
+    strict = f"sips:{h}:{trunk.port}"
+    r = options_to(alice, "sip:someone@carrier.example", [f"Route: <{strict}>"])
+    assert r.status == 200, r.raw
+    got = trunk.requests("OPTIONS")[0]
+    assert got.ruri == strict
+    assert got.all("Route") == ["<sip:someone@carrier.example>"], got.raw
+    # Without a certificate (or digest) nobody may pre-load a route to a trunk.
+    plain = UA(s.host, s.tcp_port, "alice", transport="TCP").connect()
+    r = options_to(plain, "sip:someone@carrier.example", [f"Route: <{strict};lr>"])
+    assert r.status == 407, r.raw
+    assert len(trunk.requests("OPTIONS")) == 1
 
 
-def test_route_names_the_host_and_port_of_a_proxy_set_member(sipsd_factory, demo_pki):
+def test_route_names_the_host_and_port_of_a_proxy_set_member(sipsd_factory, demo_pki, trunks):
     """Two hosts of a proxy set on one address: a Route picks the one on its port."""
-    h = loopback_addr()
-    first = ScriptedTrunk(demo_pki, h, free_port(h), status=200)
-    second = ScriptedTrunk(demo_pki, h, free_port(h), status=200)
-    try:
-        s = proxy_set_edge(sipsd_factory, demo_pki, [(h, first.port), (h, second.port)])
-        s.wait_log("peer.up", count=2, timeout=15)
-        alice = registered(s, "alice")
-        r = options_to(alice, "sip:someone@carrier.example", [f"Route: <sips:{h}:{second.port};lr>"])
-        assert r.status == 200, r.raw
-        assert not first.requests("OPTIONS") and len(second.requests("OPTIONS")) == 1
-    finally:
-        first.close()
-        second.close()
+    h = trunks.host
+    first = trunks(status=200)
+    second = trunks(status=200)
+    s = proxy_set_edge(sipsd_factory, demo_pki, [(h, first.port), (h, second.port)])
+    s.wait_log("peer.up", count=2, timeout=15)
+    alice = registered(s, "alice")
+    r = options_to(alice, "sip:someone@carrier.example", [f"Route: <sips:{h}:{second.port};lr>"])
+    assert r.status == 200, r.raw
+    assert not first.requests("OPTIONS") and len(second.requests("OPTIONS")) == 1
 
 
 def test_path_through_an_edge_sipsd_to_a_registrar_sipsd(sipsd_factory, demo_pki):
