@@ -206,10 +206,13 @@ static int load_key(struct tls_ctx *c, SSL_CTX *sc, const struct conf_tls *ct,
 		}
 		have_pw = true;
 	}
-	SSL_CTX_set_default_passwd_cb(sc, passwd_h);
-	SSL_CTX_set_default_passwd_cb_userdata(sc, have_pw ? pw : NULL);
 	ERR_clear_error();
-	bool loaded = SSL_CTX_use_PrivateKey_file(sc, ct->private_key, SSL_FILETYPE_PEM) == 1;
+	/* read in OpenSSL's default library context: sipsd's own decodes certificates only */
+	BIO *b = BIO_new_file(ct->private_key, "r");
+	EVP_PKEY *pkey = b ? PEM_read_bio_PrivateKey(b, NULL, passwd_h, have_pw ? pw : NULL) : NULL;
+	BIO_free(b);
+	bool loaded = pkey && SSL_CTX_use_PrivateKey(sc, pkey) == 1;
+	EVP_PKEY_free(pkey);
 	unsigned long e = ERR_peek_last_error();
 	/* OpenSSL 3 already checks the pair while loading; check again in case it did not */
 	bool mismatch = loaded ? SSL_CTX_check_private_key(sc) != 1
@@ -229,7 +232,6 @@ static int load_key(struct tls_ctx *c, SSL_CTX *sc, const struct conf_tls *ct,
 			    "unsupported type): %s", c->name, ct->private_key,
 			    rc == ENOENT ? "no such file" : ossl_reason());
 	}
-	SSL_CTX_set_default_passwd_cb_userdata(sc, NULL);
 	OPENSSL_cleanse(pw, sizeof(pw));
 	return rc;
 }
@@ -567,7 +569,7 @@ static int build(struct tls_ctx *c, const struct conf_tls *ct, const char *conf_
 	if ((rc = sid_ctx_init(c)))
 		return rc;
 
-	SSL_CTX *sc = c->ssl_ctx = SSL_CTX_new(TLS_method());
+	SSL_CTX *sc = c->ssl_ctx = SSL_CTX_new_ex(tls_libctx(), NULL, TLS_method());
 	if (!sc)
 		return ENOMEM;
 	/* No renegotiation (attack surface, and SIP never needs it); release idle buffers (about

@@ -53,6 +53,10 @@ struct tls_conn {
 	int verify_err_depth;
 };
 
+/* The library context of every SSL_CTX: the default provider with lean certificate decoding
+ * (libctx.c). NULL (OpenSSL's default context) if it could not be set up. */
+OSSL_LIB_CTX *tls_libctx(void);
+
 struct tls_conn *tls_conn_get(const SSL *ssl);
 /* Apply ctx's per-connection policy to ssl (after SSL_new or an SNI switch). */
 int tls_conn_apply(SSL *ssl, struct tls_conn *c, bool switched);

@@ -18,6 +18,7 @@
 #include "base/mem.h"
 #include "testpki.h"
 #include "tls/ident.h"
+#include "tls/internal.h"
 #include "tls/tls.h"
 
 /* --- fixture: one PKI for all tests --- */
@@ -937,6 +938,41 @@ static void test_session_args(void **state)
 	mem_deref(sx);
 }
 
+/* Contexts live in sipsd's lean library context (libctx.c): it must still decode every key
+ * type a peer certificate can carry, and keys read in the default context must sign in it. */
+static void test_lean_libctx(void **state)
+{
+	(void)state;
+	OSSL_LIB_CTX *lc = tls_libctx();
+	assert_non_null(lc);
+	struct tpki_cert ed = { 0 };
+	EVP_PKEY *edkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	assert_non_null(edkey);
+	ed.key = edkey;
+	ed.cert = X509_new();
+	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(ed.cert), 7) &&
+		    X509_set_issuer_name(ed.cert, X509_get_subject_name(pki[K_CA1].cert)) &&
+		    X509_gmtime_adj(X509_getm_notBefore(ed.cert), 0) &&
+		    X509_gmtime_adj(X509_getm_notAfter(ed.cert), 3600) &&
+		    X509_set_pubkey(ed.cert, edkey) && X509_sign(ed.cert, pki[K_CA1].key, EVP_sha256()));
+	const struct tpki_cert *certs[] = { &pki[K_SERVER], &pki[K_RSA], &ed };
+	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+		unsigned char *der = NULL;
+		int n = i2d_X509(certs[i]->cert, &der);
+		assert_true(n > 0);
+		X509 *x = X509_new_ex(lc, NULL);
+		const unsigned char *p = der;
+		assert_non_null(d2i_X509(&x, &p, n));
+		EVP_PKEY *pk = X509_get0_pubkey(x);
+		assert_non_null(pk);
+		assert_int_equal(EVP_PKEY_eq(pk, certs[i]->key), 1);
+		assert_int_equal(X509_verify(x, pki[K_CA1].key), 1);
+		X509_free(x);
+		OPENSSL_free(der);
+	}
+	tpki_free(&ed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -958,6 +994,7 @@ int main(void)
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_session_args),
+		cmocka_unit_test(test_lean_libctx),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
