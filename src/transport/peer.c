@@ -211,6 +211,11 @@ static void dns_h(int result, struct evutil_addrinfo *res, void *arg)
 			peer_set_down(p, why);
 		return;
 	}
+	if (res->ai_addrlen > sizeof(((struct tp_addr *)0)->ss)) {
+		evutil_freeaddrinfo(res);
+		peer_set_down(p, "resolved to an address that is neither IPv4 nor IPv6");
+		return;
+	}
 	struct tp_addr ra = { 0 };
 	memcpy(&ra.ss, res->ai_addr, res->ai_addrlen);
 	ra.len = (socklen_t)res->ai_addrlen;

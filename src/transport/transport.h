@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "conf/conf.h"
@@ -21,8 +22,17 @@ struct tp_worker;
 struct tp_conn;
 struct tp_listener;
 
+/* An IPv4 or IPv6 address: 28 bytes where sockaddr_storage takes 128, and every connection
+ * holds two (issue 4: memory per idle connection). */
+union tp_sockaddr {
+	sa_family_t ss_family;
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
 struct tp_addr {
-	struct sockaddr_storage ss;
+	union tp_sockaddr ss;
 	socklen_t len;
 };
 
