@@ -52,7 +52,7 @@ struct opts {
 	const char *groups, *servername;
 	const char *password, *domain, *user_prefix, *digest_alg;
 	double hold, timeout, setup_timeout;
-	bool no_register, json, allow_remote, progress, contact_sip;
+	bool no_register, json, allow_remote, progress, contact_sip, auto_chain;
 	pid_t server_pid;
 };
 

@@ -48,6 +48,9 @@ static void usage(FILE *f)
 		"      --cert FILE --key FILE one client certificate for every UA\n"
 		"      --cert-dir DIR         NAME.pem + NAME.key pairs; UA i uses the i-th (natural order)\n"
 		"      --ca FILE              verify the server against this CA (else no verification)\n"
+		"      --auto-chain           also send the CA certificates of --ca that complete the UA's\n"
+		"                             chain (OpenSSL's client default); by default a UA sends\n"
+		"                             exactly the chain its certificate file holds\n"
 		"      --servername NAME      SNI\n"
 		"      --tls-version 1.2|1.3  pin the TLS version (default: 1.2..1.3)\n"
 		"      --groups LIST          key exchange groups (OpenSSL list, default OpenSSL's)\n"
@@ -241,7 +244,9 @@ static SSL_CTX *make_ctx(const struct opts *o, const char *cert, const char *key
 	if (o->tls_version == 12)
 		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				      /* a UA sends the chain it was given, not the root from --ca too */
+				      (o->auto_chain ? 0 : SSL_MODE_NO_AUTO_CHAIN));
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* we keep sessions per UA */
 	if (o->groups && SSL_CTX_set1_groups_list(ctx, o->groups) != 1) {
 		fprintf(stderr, "sipsbench: bad --groups %s\n", o->groups);
@@ -496,7 +501,7 @@ int main(int argc, char **argv)
 	bool progress = true, target_set = false, duration_set = false;
 	enum {
 		O_CERT = 256, O_KEY, O_CERTDIR, O_CA, O_SNI, O_TLSV, O_GROUPS, O_DOMAIN, O_UPFX, O_PW,
-		O_DALG, O_TIMEOUT, O_SETUP_TMO, O_HOLD, O_NOREG, O_JSON, O_NOPROG, O_REMOTE, O_CSIP,
+		O_DALG, O_TIMEOUT, O_SETUP_TMO, O_HOLD, O_NOREG, O_JSON, O_NOPROG, O_REMOTE, O_CSIP, O_ACHAIN,
 	};
 	static const struct option lo[] = {
 		{ "target", required_argument, NULL, 't' }, { "src", required_argument, NULL, 's' },
@@ -516,7 +521,8 @@ int main(int argc, char **argv)
 		{ "hold", required_argument, NULL, O_HOLD }, { "no-register", no_argument, NULL, O_NOREG },
 		{ "json", no_argument, NULL, O_JSON }, { "no-progress", no_argument, NULL, O_NOPROG },
 		{ "allow-remote", no_argument, NULL, O_REMOTE },
-		{ "contact-sip", no_argument, NULL, O_CSIP }, { "help", no_argument, NULL, 'h' },
+		{ "contact-sip", no_argument, NULL, O_CSIP }, { "auto-chain", no_argument, NULL, O_ACHAIN },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	if (argc < 2 || argv[1][0] == '-') {
@@ -591,6 +597,7 @@ int main(int argc, char **argv)
 		case O_NOPROG: progress = false; break;
 		case O_REMOTE: o.allow_remote = true; break;
 		case O_CSIP: o.contact_sip = true; break;
+		case O_ACHAIN: o.auto_chain = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
