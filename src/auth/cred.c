@@ -53,22 +53,57 @@ enum pid {
 	P_UNKNOWN = P__COUNT
 };
 
-static const char *const pnames[P__COUNT] = {
-	"username", "username*", "realm", "nonce", "uri", "response",
-	"algorithm", "cnonce", "opaque", "qop", "nc", "userhash",
+#define PNAME(s) { s, sizeof(s) - 1 }
+static const struct {
+	const char *name;
+	size_t len;
+} pnames[P__COUNT] = {
+	PNAME("username"), PNAME("username*"), PNAME("realm"), PNAME("nonce"), PNAME("uri"),
+	PNAME("response"), PNAME("algorithm"), PNAME("cnonce"), PNAME("opaque"), PNAME("qop"),
+	PNAME("nc"), PNAME("userhash"),
+};
+#undef PNAME
+
+/* Character classes, one table lookup per character (the parser runs on every REGISTER). */
+enum { C_TCHAR = 1, C_BARE = 2, C_QTEXT = 4 };
+
+static const unsigned char cclass[256] = {
+#define T_ (C_TCHAR | C_BARE | C_QTEXT)
+#define B_ (C_BARE | C_QTEXT)
+	['\t'] = C_QTEXT, [' '] = C_QTEXT,
+	['!'] = T_, ['"'] = 0, ['#'] = B_, ['$'] = B_, ['%'] = T_, ['&'] = B_, ['\''] = T_,
+	['('] = B_, [')'] = B_, ['*'] = T_, ['+'] = T_, [','] = C_QTEXT, ['-'] = T_, ['.'] = T_,
+	['/'] = B_,
+	['0'] = T_, ['1'] = T_, ['2'] = T_, ['3'] = T_, ['4'] = T_, ['5'] = T_, ['6'] = T_,
+	['7'] = T_, ['8'] = T_, ['9'] = T_,
+	[':'] = B_, [';'] = B_, ['<'] = B_, ['='] = B_, ['>'] = B_, ['?'] = B_, ['@'] = B_,
+	['A'] = T_, ['B'] = T_, ['C'] = T_, ['D'] = T_, ['E'] = T_, ['F'] = T_, ['G'] = T_,
+	['H'] = T_, ['I'] = T_, ['J'] = T_, ['K'] = T_, ['L'] = T_, ['M'] = T_, ['N'] = T_,
+	['O'] = T_, ['P'] = T_, ['Q'] = T_, ['R'] = T_, ['S'] = T_, ['T'] = T_, ['U'] = T_,
+	['V'] = T_, ['W'] = T_, ['X'] = T_, ['Y'] = T_, ['Z'] = T_,
+	['['] = B_, ['\\'] = 0, [']'] = B_, ['^'] = B_, ['_'] = T_, ['`'] = T_,
+	['a'] = T_, ['b'] = T_, ['c'] = T_, ['d'] = T_, ['e'] = T_, ['f'] = T_, ['g'] = T_,
+	['h'] = T_, ['i'] = T_, ['j'] = T_, ['k'] = T_, ['l'] = T_, ['m'] = T_, ['n'] = T_,
+	['o'] = T_, ['p'] = T_, ['q'] = T_, ['r'] = T_, ['s'] = T_, ['t'] = T_, ['u'] = T_,
+	['v'] = T_, ['w'] = T_, ['x'] = T_, ['y'] = T_, ['z'] = T_,
+	['{'] = B_, ['|'] = B_, ['}'] = B_, ['~'] = T_,
+	/* 0x80-0xff: UTF-8 inside quoted strings only */
+	[0x80 ... 0xff] = C_QTEXT,
+#undef T_
+#undef B_
 };
 
 /* RFC 3261 25.1 token characters. */
 static bool is_tchar(unsigned char ch)
 {
-	return isalnum(ch) || (ch && strchr("-.!%*_+`'~", ch));
+	return cclass[ch] & C_TCHAR;
 }
 
 /* Unquoted values: any visible character but the ones that delimit (lenient on purpose: some
  * UAs send uri or nonce unquoted; the per-parameter grammar is checked afterwards). */
 static bool is_bare(unsigned char ch)
 {
-	return ch > 0x20 && ch < 0x7f && ch != '"' && ch != ',' && ch != '\\';
+	return cclass[ch] & C_BARE;
 }
 
 /* LWS = [*WSP CRLF] 1*WSP (RFC 3261 25.1). A CR or LF that is not part of a fold is refused. */
@@ -101,6 +136,19 @@ static enum auth_err read_value(const char **pp, const char *end, char *dst, siz
 	if (p < end && *p == '"') {
 		p++;
 		for (;;) {
+			/* runs of plain text at once; quotes, escapes and controls one by one */
+			const char *run = p;
+			while (p < end && (cclass[(unsigned char)*p] & C_QTEXT))
+				p++;
+			size_t rn = (size_t)(p - run);
+			if (rn) {
+				if (dst) {
+					if (n + rn > cap)
+						return overflow;
+					memcpy(dst + n, run, rn);
+				}
+				n += rn;
+			}
 			if (p >= end)
 				return AUTH_ERR_UNTERMINATED;
 			unsigned char ch = (unsigned char)*p++;
@@ -191,8 +239,10 @@ static enum auth_err decode_ext(const char *in, char *out, size_t cap)
 
 static enum pid lookup(const char *p, size_t n)
 {
+	unsigned char first = (unsigned char)(*p | 0x20); /* names are lower case letters first */
 	for (int i = 0; i < P__COUNT; i++)
-		if (strlen(pnames[i]) == n && strncasecmp(p, pnames[i], n) == 0)
+		if (pnames[i].len == n && (unsigned char)pnames[i].name[0] == first &&
+		    strncasecmp(p, pnames[i].name, n) == 0)
 			return (enum pid)i;
 	return P_UNKNOWN;
 }
@@ -368,9 +418,16 @@ int auth_cred_parse(struct slice value, struct auth_cred *c, enum auth_err *why)
 {
 	if (!c || (!value.p && value.len))
 		return EINVAL;
-	memset(c, 0, sizeof(*c));
+	/* only what parse() reads before writing: the ~3 KiB of string buffers need their first
+	 * byte, not a memset */
+	c->username[0] = c->realm[0] = c->nonce[0] = c->uri[0] = c->response[0] = '\0';
+	c->cnonce[0] = c->opaque[0] = c->nc_str[0] = c->qop_str[0] = '\0';
+	c->nc = 0;
+	c->qop = AUTH_QOP_NONE;
+	c->alg = AUTH_ALG_MD5;
+	c->sess = c->has_algorithm = c->has_opaque = c->userhash = false;
 	struct scratch s;
-	memset(&s, 0, sizeof(s));
+	s.username_ext[0] = s.response[0] = s.algorithm[0] = s.userhash[0] = '\0';
 	enum auth_err e = value.p ? parse(value, c, &s) : AUTH_ERR_SYNTAX;
 	if (why)
 		*why = e;

@@ -141,14 +141,53 @@ static int exec(struct store *s, struct store_req *r)
 	return EINVAL;
 }
 
-/* One transaction for the whole batch, one savepoint per request: the group commit. */
-static void run_batch(struct store *s, struct store_req **v, size_t n)
+static void fail_all(struct store_req **v, size_t n, int e)
+{
+	for (size_t i = 0; i < n; i++) {
+		v[i]->err = e;
+		v[i]->n = 0;
+		req_clear_outputs(v[i]);
+	}
+}
+
+/* The batch without savepoints, which cost two statements per request. Requests do not fail
+ * in normal operation; when one does, everything is rolled back and false says "run it again
+ * with a savepoint per request". True when the batch is done (committed or failed as one). */
+static bool run_batch_optimistic(struct store *s, struct store_req **v, size_t n)
 {
 	const struct store_backend_ops *o = s->ops;
 	int e = o->begin(s->be);
 	if (e) {
-		for (size_t i = 0; i < n; i++)
-			v[i]->err = e;
+		fail_all(v, n, e);
+		return true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((e = exec(s, v[i]))) {
+			o->rollback(s->be);
+			if (n == 1) {
+				fail_all(v, n, e); /* a savepoint would have undone exactly the same */
+				return true;
+			}
+			fail_all(v, n, 0);
+			return false;
+		}
+	}
+	if ((e = o->commit(s->be))) {
+		o->rollback(s->be);
+		fail_all(v, n, e);
+	}
+	return true;
+}
+
+/* One transaction for the whole batch, one savepoint per request: the group commit. */
+static void run_batch(struct store *s, struct store_req **v, size_t n)
+{
+	if (run_batch_optimistic(s, v, n))
+		return;
+	const struct store_backend_ops *o = s->ops;
+	int e = o->begin(s->be);
+	if (e) {
+		fail_all(v, n, e);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -169,10 +208,7 @@ static void run_batch(struct store *s, struct store_req **v, size_t n)
 	}
 	if ((e = o->commit(s->be))) {
 		o->rollback(s->be);
-		for (size_t i = 0; i < n; i++) {
-			v[i]->err = e;
-			req_clear_outputs(v[i]);
-		}
+		fail_all(v, n, e);
 	}
 }
 
