@@ -257,6 +257,10 @@ def scenarios(args):
              extra=["-u", str(n), "--no-register", "-d", "120", "-c", "64", "--hold", "5",
                     "--timeout", "20"],
              title="idle mutual-TLS connections (OPTIONS once, then held)", fresh_each=True),
+        dict(id="idle_registered", group="sip", scen="idle",
+             extra=["-u", str(n), "-d", "180", "-c", "64", "--hold", "5", "--timeout", "20"],
+             title="idle registered mutual-TLS connections (REGISTER with digest once, then held; "
+                   "sipsd's bindings durable)", fresh_each=True),
     ]
 
 
@@ -281,7 +285,7 @@ def measure(args, runner, server_cls, server_kw, sc, port):
                 break
             time.sleep(0.5)
         log("%s %s rep %d/%d" % (server.name, sc["id"], rep + 1, args.reps))
-        timeout = (150 if sc["scen"] == "idle" else int(args.duration) + 140) + 60
+        timeout = (210 if sc["scen"] == "idle" else int(args.duration) + 140) + 60
         r = runner.run(server, sc["scen"], sc["extra"], timeout)
         if "failed" in r:
             log("  " + r["failed"])
@@ -355,6 +359,10 @@ def rows_for(sc):
         return [("idle connections held", "held", "", None),
                 ("server RSS per idle connection, KiB (lower is better)", "rss_kib", "", "low"),
                 ("server PSS per idle connection, KiB (lower is better)", "pss_kib", "", "low")]
+    if sid == "idle_registered":
+        return [("idle registered connections held", "held", "", None),
+                ("server RSS per idle registered connection, KiB (lower is better)", "rss_kib", "", "low"),
+                ("server PSS per idle registered connection, KiB (lower is better)", "pss_kib", "", "low")]
     unit = {"handshake": "handshakes", "resume13": "resumptions", "resume12": "resumptions",
             "register": "registrations", "register_volatile": "registrations", "call": "calls"}[sid]
     rows = [("%s: %s/s (client-bound, higher is better)" % (sc["title"], unit), "rate", "", "high"),

@@ -5,7 +5,7 @@
 # Writes bench/results/YYYY-MM-DD.md and prints it. Knobs (environment):
 #   BENCH_REPS (3), BENCH_DURATION (10 s per throughput run), BENCH_IDLE_CONNS (15000),
 #   BENCH_SERVER_CPUS (last core), BENCH_CLIENT_CPUS (0), BENCH_ONLY (tls|sip),
-#   BENCH_SCENARIOS (comma list: handshake,resume13,resume12,register,call,idle)
+#   BENCH_SCENARIOS (comma list: handshake,resume13,resume12,register,register_volatile,call,idle,idle_registered)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: bench/run.sh BUILD_DIR}
