@@ -7,6 +7,8 @@ themselves when it starts answering.
 """
 import json
 import os
+import re
+import select
 import subprocess
 import sys
 
@@ -119,3 +121,47 @@ def test_refuses_non_loopback_target():
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 2
     assert "loopback" in p.stderr
+
+
+@pytest.mark.parametrize("auto_chain,sent", [(False, 1), (True, 2)])
+def test_ua_sends_the_chain_of_its_file(demo_pki, tmp_path, auto_chain, sent):
+    """A UA presents what its certificate file holds (alice.pem: the leaf); --auto-chain lets
+    OpenSSL's client add the root from --ca too. Counted in openssl s_server's trace of the
+    client's Certificate message."""
+    host = loopback_addr()
+    port = free_port(host)
+    trace = str(tmp_path / "trace.txt")
+    srv = subprocess.Popen(["openssl", "s_server", "-accept", "%s:%d" % (host, port), "-naccept", "1",
+                            "-cert", os.path.join(demo_pki, "server.pem"),
+                            "-key", os.path.join(demo_pki, "server.key"),
+                            "-CAfile", os.path.join(demo_pki, "ca.pem"), "-Verify", "4",
+                            "-tls1_3", "-trace", "-msgfile", trace],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)  # stdin EOF would stop it
+    try:
+        # s_server says ACCEPT once it listens (a probe connection would use up -naccept)
+        line = ""
+        while "ACCEPT" not in line:
+            ready, _, _ = select.select([srv.stdout], [], [], 10)
+            assert ready, "openssl s_server did not start"
+            line = srv.stdout.readline()
+            assert line, "openssl s_server exited"
+        cmd = [SIPSBENCH, "handshake", "-t", "%s:%d" % (host, port), "-n", "1", "--timeout", "2",
+               "-d", "5", "--no-progress", "--ca", os.path.join(demo_pki, "ca.pem"),
+               "--cert", os.path.join(demo_pki, "alice.pem"),
+               "--key", os.path.join(demo_pki, "alice.key")]
+        if auto_chain:
+            cmd.append("--auto-chain")
+        # s_server answers no SIP: the operation times out after the handshake, which is all
+        # this test needs
+        subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    finally:
+        srv.kill()
+        srv.wait()
+    text = open(trace).read()
+    # the client's Certificate message is in a record the server received
+    parts = re.split(r"^(Received Record|Sent Record)", text, flags=re.M)
+    received = [body for mark, body in zip(parts[1::2], parts[2::2]) if mark == "Received Record"]
+    client_cert = [r for r in received if "certificate_list" in r]
+    assert client_cert, text[-2000:]
+    assert client_cert[0].count("ASN.1Cert, length=") == sent, client_cert[0]
