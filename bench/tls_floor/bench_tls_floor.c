@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *pki = argv[1];
-	int n = argc > 2 ? atoi(argv[2]) : 2000;
+	long n = argc > 2 ? strtol(argv[2], NULL, 10) : 2000;
 	bool lean = argc > 3 && strcmp(argv[3], "lean") == 0;
 	if (n <= 0 || n > 1000000)
 		n = 2000;
@@ -100,8 +100,8 @@ int main(int argc, char **argv)
 	if (nc == 0)
 		die("no uas/user0.pem");
 	double server_cpu = 0;
-	int ok = 0;
-	for (int i = 0; i < n; i++) {
+	long ok = 0;
+	for (long i = 0; i < n; i++) {
 		SSL *cs = SSL_new(c[i % nc]), *ss = SSL_new(s);
 		BIO *b1 = NULL, *b2 = NULL;
 		if (!cs || !ss || !BIO_new_bio_pair(&b1, 0, &b2, 0))
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 		SSL_free(cs);
 		SSL_free(ss);
 	}
-	printf("%s library context: %d/%d mutual TLS 1.3 handshakes verified, server %.1f us CPU "
+	printf("%s library context: %ld/%ld mutual TLS 1.3 handshakes verified, server %.1f us CPU "
 	       "per handshake = %.0f handshakes/s per core\n", lean ? "sipsd's lean" : "OpenSSL's default",
 	       ok, n, server_cpu / n * 1e6, n / server_cpu);
 	return ok == n ? 0 : 1;
