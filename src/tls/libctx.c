@@ -114,9 +114,7 @@ static size_t pick(int op, bool (*keep)(const OSSL_ALGORITHM *), OSSL_ALGORITHM 
 static void libctx_init(void)
 {
 	dflt = OSSL_PROVIDER_load(NULL, "default");
-	if (!dflt)
-		return;
-	bool ok = pick(OSSL_OP_DECODER, keep_decoder, spki_decoders) &&
+	bool ok = dflt && pick(OSSL_OP_DECODER, keep_decoder, spki_decoders) &&
 		  pick(OSSL_OP_KEYMGMT, keep_keymgmt, tls_keymgmts);
 	OSSL_LIB_CTX *lc = ok ? OSSL_LIB_CTX_new() : NULL;
 	if (lc && OSSL_PROVIDER_add_builtin(lc, "sipsd", sipsd_provider_init) &&
