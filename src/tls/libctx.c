@@ -10,8 +10,8 @@
  * So sipsd's library context holds one provider, "sipsd", that is the default provider (same
  * algorithm tables, same provider context) except that it offers only the
  * SubjectPublicKeyInfo decoders, and only the key managers TLS can use (each decode also
- * walks all of them). Private keys and PEM files are read in the default library context,
- * which keeps everything.
+ * walks all of them). Private keys (PEM, possibly encrypted) are read in the default library
+ * context, which keeps everything.
  */
 #include "base/log.h"
 #include "tls/internal.h"
