@@ -12,21 +12,13 @@ bin=$build/bench/tls_floor/bench_tls_floor
 [ -x "$bin" ] || { echo "bench_tls_floor not built in $build" >&2; exit 1; }
 work=$(mktemp -d /tmp/sipsd-tls-floor-XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
-python3 - "$here/../.." "$work" <<'PY'
-import sys
-sys.path.insert(0, sys.argv[1] + "/tools/labpki")
-import labpki
-pki = sys.argv[2]
-labpki.demo(pki)
-ca = labpki.CA.load(pki)
-for i in range(20):
-    ca.issue("user%d" % i, dir=pki + "/uas", cn="user%d" % i, san_uri=["sip:user%d@localhost" % i],
-             eku=["clientAuth"])
-PY
+# the same lab PKI as make bench (compare.py), with 20 UA certificates
+python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import compare; compare.make_pki(sys.argv[2], 20)' \
+	"$here/.." "$work"
 cpu=$(($(nproc) - 1))
 openssl speed -seconds 1 ecdsap256 ecdhx25519 2>/dev/null | tail -4
 for i in 1 2 3; do
 	for mode in default lean; do
-		taskset -c "$cpu" "$bin" "$work" "$n" "$mode"
+		taskset -c "$cpu" "$bin" "$work/pki" "$n" "$mode"
 	done
 done
