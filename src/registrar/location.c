@@ -165,7 +165,8 @@ size_t location_lookup(struct location *loc, const char *aor, time_t now, struct
 		}
 	}
 	pthread_rwlock_unlock(&loc->lock);
-	qsort(out, live < max ? live : max, sizeof(*out), by_q_desc);
+	if (live > 1 && max > 1)
+		qsort(out, live < max ? live : max, sizeof(*out), by_q_desc);
 	return live;
 }
 
@@ -302,12 +303,18 @@ int location_aor_of(const struct sip_uri *uri, char *buf, size_t bufsz)
 	user[ulen] = '\0';
 	if (memchr(user, '\0', ulen))
 		return EINVAL; /* %00 in a user part can't be an AOR key */
-	char host[256];
-	if (uri->host.len >= sizeof(host))
+	size_t need = 4 + (ulen ? ulen + 1 : 0) + uri->host.len; /* "sip:" [user "@"] host */
+	if (need >= bufsz || uri->host.len >= 256)
 		return EINVAL;
+	memcpy(buf, "sip:", 4);
+	char *p = buf + 4;
+	if (ulen) {
+		memcpy(p, user, ulen);
+		p += ulen;
+		*p++ = '@';
+	}
 	for (size_t i = 0; i < uri->host.len; i++)
-		host[i] = (char)tolower((unsigned char)uri->host.p[i]);
-	host[uri->host.len] = '\0';
-	int n = ulen ? snprintf(buf, bufsz, "sip:%s@%s", user, host) : snprintf(buf, bufsz, "sip:%s", host);
-	return n < 0 || (size_t)n >= bufsz ? EINVAL : 0;
+		*p++ = (char)tolower((unsigned char)uri->host.p[i]);
+	*p = '\0';
+	return 0;
 }

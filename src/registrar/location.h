@@ -39,7 +39,7 @@ struct location;
 
 int location_alloc(struct location **locp);
 /* Copies the live bindings of aor (not expired), q-ordered (highest first), into out[max].
- * Returns how many there are (may exceed max: only max copied). */
+ * Returns how many there are (may exceed max: only max copied; out may be NULL when max is 0). */
 size_t location_lookup(struct location *loc, const char *aor, time_t now, struct loc_binding *out, size_t max);
 /* Replaces the binding set of aor with set[n] (n = 0 removes the AOR). */
 int location_replace(struct location *loc, const char *aor, const struct loc_binding *set, size_t n);

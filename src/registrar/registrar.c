@@ -23,6 +23,7 @@
 #include "auth/verify.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/outbuf.h"
 #include "registrar/internal.h"
 #include "registrar/location.h"
 #include "registrar/registrar.h"
@@ -108,9 +109,16 @@ struct reg_req {
 	bool require_outbound;
 	bool proxy_auth;            /* registrar_authorize(): 407 / Proxy-Authorization, no binding */
 	bool from_cache;            /* the user record came from the short-lived cache */
+	struct auth_cred *cred;     /* the only (Proxy-)Authorization, parsed once; NULL: none or several */
 };
 
 /* ---- small helpers ---- */
+
+/* The user cache's key, "user@domain": the AOR after "sip:" (split_aor's two parts). */
+static const char *ucache_key(const struct reg_req *q)
+{
+	return q->aor + 4;
+}
 
 static uint64_t hash_str(const char *s)
 {
@@ -157,6 +165,7 @@ static void req_free(struct reg_req *q)
 	mem_deref(q->urec);
 	free(q->set);
 	free(q->old);
+	free(q->cred);
 	free(q);
 }
 
@@ -192,30 +201,42 @@ static void finish_log(struct reg_req *q, uint16_t status, const char *reason, c
 }
 
 /* RFC 3261 10.3 step 8 / 20.17: Date in rfc1123 form, GMT, C-locale names. */
-static int fmt_date(char *buf, size_t sz, time_t now)
+/* RFC 3261 20.17 Date, rebuilt once a second per thread rather than formatted per reply. */
+static struct slice date_hdr(time_t now)
 {
 	static const char *const wd[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char *const mo[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	if (!gmtime_r(&now, &tm))
-		return -1;
-	return snprintf(buf, sz, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday], tm.tm_mday, mo[tm.tm_mon],
-			tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	static _Thread_local time_t at = -1;
+	static _Thread_local char buf[48];
+	static _Thread_local size_t len;
+	if (now != at) {
+		struct tm tm;
+		if (!gmtime_r(&now, &tm))
+			return (struct slice){ NULL, 0 };
+		int w = snprintf(buf, sizeof(buf), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday],
+				 tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		if (w <= 0 || (size_t)w >= sizeof(buf))
+			return (struct slice){ NULL, 0 };
+		at = now;
+		len = (size_t)w;
+	}
+	return (struct slice){ buf, len };
 }
 
-static void fmt_q(char *buf, size_t sz, uint16_t q1000)
+/* q-value of RFC 3261 25.1: "1" or "0." and up to three digits, trailing zeros dropped. */
+static void put_q(struct outbuf *o, uint16_t q1000)
 {
 	if (q1000 >= 1000) {
-		snprintf(buf, sz, "1");
+		outbuf_puts(o, "1");
 		return;
 	}
-	char d[4];
-	snprintf(d, sizeof(d), "%03u", q1000);
+	char d[3] = { (char)('0' + q1000 / 100), (char)('0' + q1000 / 10 % 10), (char)('0' + q1000 % 10) };
 	size_t n = 3;
 	while (n > 1 && d[n - 1] == '0')
 		n--;
-	snprintf(buf, sz, "0.%.*s", (int)n, d);
+	outbuf_puts(o, "0.");
+	outbuf_put(o, d, n);
 }
 
 /* 200 OK: every current binding with its remaining time (RFC 3261 10.3 step 8), a Date, the
@@ -230,46 +251,52 @@ static void reply_ok(struct reg_req *q, const struct loc_binding *set, size_t n,
 		bufsz += h->value.len + 8;
 	}
 	char *buf = malloc(bufsz);
-	struct slice *extra = calloc(n + 2 + npath, sizeof(*extra));
+	struct slice *extra = malloc((n + 2 + npath) * sizeof(*extra));
 	if (!buf || !extra) {
 		free(buf);
 		free(extra);
 		finish(q, 500, "Server Internal Error (out of memory)", NULL, 0);
 		return;
 	}
-	size_t off = 0, ne = 0;
-	for (size_t i = 0; i < n; i++) {
+	struct outbuf o = OUTBUF_INIT(buf, bufsz);
+	size_t ne = 0;
+	for (size_t i = 0; i < n && !o.over; i++) {
 		const struct loc_binding *b = &set[i];
 		long left = (long)(b->expires_at - now);
 		if (left <= 0)
 			continue;
-		char qs[8] = "";
-		if (b->q1000 != 1000)
-			fmt_q(qs, sizeof(qs), b->q1000);
-		char regid[24] = "";
-		if (b->has_reg_id)
-			snprintf(regid, sizeof(regid), ";reg-id=%u", b->reg_id);
-		int w = snprintf(buf + off, bufsz - off, "Contact: <%s>;expires=%ld%s%s%s%s%s%s", b->contact, left,
-				 qs[0] ? ";q=" : "", qs, b->instance[0] ? ";+sip.instance=\"" : "", b->instance,
-				 b->instance[0] ? "\"" : "", regid);
-		if (w < 0 || (size_t)w >= bufsz - off)
-			break;
-		extra[ne++] = (struct slice){ buf + off, (size_t)w };
-		off += (size_t)w;
+		size_t from = o.len;
+		outbuf_puts(&o, "Contact: <");
+		outbuf_puts(&o, b->contact);
+		outbuf_puts(&o, ">;expires=");
+		outbuf_put_u32(&o, left > UINT32_MAX ? UINT32_MAX : (uint32_t)left);
+		if (b->q1000 != 1000) {
+			outbuf_puts(&o, ";q=");
+			put_q(&o, b->q1000);
+		}
+		if (b->instance[0]) {
+			outbuf_puts(&o, ";+sip.instance=\"");
+			outbuf_puts(&o, b->instance);
+			outbuf_puts(&o, "\"");
+		}
+		if (b->has_reg_id) {
+			outbuf_puts(&o, ";reg-id=");
+			outbuf_put_u32(&o, b->reg_id);
+		}
+		if (!o.over)
+			extra[ne++] = (struct slice){ buf + from, o.len - from };
 	}
-	int w = fmt_date(buf + off, bufsz - off, now);
-	if (w > 0 && (size_t)w < bufsz - off) {
-		extra[ne++] = (struct slice){ buf + off, (size_t)w };
-		off += (size_t)w;
-	}
-	for (const struct sip_hdr *h = sip_msg_hdr(q->msg, SIP_HDR_PATH); h; h = sip_msg_hdr_next(q->msg, h)) {
+	struct slice date = date_hdr(now);
+	if (date.len)
+		extra[ne++] = date;
+	for (const struct sip_hdr *h = sip_msg_hdr(q->msg, SIP_HDR_PATH); h && !o.over; h = sip_msg_hdr_next(q->msg, h)) {
 		if (memchr(h->value.p, '\n', h->value.len))
 			continue; /* folded: our builder takes single lines only */
-		w = snprintf(buf + off, bufsz - off, "Path: %.*s", (int)h->value.len, h->value.p);
-		if (w < 0 || (size_t)w >= bufsz - off)
-			break;
-		extra[ne++] = (struct slice){ buf + off, (size_t)w };
-		off += (size_t)w;
+		size_t from = o.len;
+		outbuf_puts(&o, "Path: ");
+		outbuf_put_slice(&o, h->value);
+		if (!o.over)
+			extra[ne++] = (struct slice){ buf + from, o.len - from };
 	}
 	if (q->require_outbound)
 		extra[ne++] = SLICE_LIT("Require: outbound");
@@ -463,12 +490,18 @@ static enum authz check_digest(struct reg_req *q)
 		return AUTHZ_DONE;
 	}
 	struct slice realm = user_realm(q);
-	struct auth_cred *cred = malloc(sizeof(*cred));
+	/* the only credentials header was parsed on arrival (credentials_parse); if it names
+	 * another realm, auth_verify answers AUTH_REALM as find_cred's caller would */
+	struct auth_cred *cred = q->cred;
+	int f = 1;
+	q->cred = NULL;
 	if (!cred) {
-		finish(q, 500, "Server Internal Error (out of memory)", NULL, 0);
-		return AUTHZ_DONE;
+		if (!(cred = malloc(sizeof(*cred)))) {
+			finish(q, 500, "Server Internal Error (out of memory)", NULL, 0);
+			return AUTHZ_DONE;
+		}
+		f = find_cred(q, realm, cred);
 	}
-	int f = find_cred(q, realm, cred);
 	if (f <= 0) {
 		free(cred);
 		if (f == 0)
@@ -578,11 +611,8 @@ static void user_done(int err, struct store_user *u, void *arg)
 		finish(q, 500, "Server Internal Error (store)", ra, 1);
 		return;
 	}
-	if (!q->from_cache) {
-		char key[AUTH_USERNAME_MAX + 260];
-		snprintf(key, sizeof(key), "%s@%s", q->user, q->domain);
-		reg_ucache_put(r->ucache, key, err ? NULL : u, time(NULL));
-	}
+	if (!q->from_cache)
+		reg_ucache_put(r->ucache, ucache_key(q), err ? NULL : u, time(NULL));
 	bool disabled = !err && !u->enabled;
 	if (!err && u->enabled)
 		q->urec = u;
@@ -707,9 +737,10 @@ static void commit(struct reg_req *q, time_t now)
 	 * phone that came back on a new connection leaves its old contact untouched until expiry,
 	 * and rewriting those on every refresh made each registration cost more than the last. */
 	size_t n = q->nset, nold = q->old ? q->nold : 0, cap = n + nold;
-	struct store_binding *sb = calloc(cap ? cap : 1, sizeof(*sb));
-	const struct store_binding **pv = calloc(cap ? cap : 1, sizeof(*pv));
-	char *rbuf = calloc(cap ? cap : 1, REG_RECV_MAX);
+	/* every entry used is filled by reg_binding_to_store */
+	struct store_binding *sb = malloc((cap ? cap : 1) * sizeof(*sb));
+	const struct store_binding **pv = malloc((cap ? cap : 1) * sizeof(*pv));
+	char *rbuf = malloc((cap ? cap : 1) * REG_RECV_MAX);
 	int err = sb && pv && rbuf ? 0 : ENOMEM;
 	size_t nput = 0, ndel = 0;
 	for (size_t i = 0; !err && i < n; i++) {
@@ -767,14 +798,13 @@ static void apply(struct reg_req *q)
 	sip_hdr_iter_init(&it, m, SIP_HDR_CONTACT);
 	while (ncontacts <= REG_MAX_CONTACTS && (e = sip_hdr_iter_contact(&it, &tmp)) == 0)
 		ncontacts++;
-	struct loc_binding one;
-	size_t ncur = location_lookup(r->loc, q->aor, now, &one, 1);
+	size_t ncur = location_lookup(r->loc, q->aor, now, NULL, 0); /* only counts */
 	if (ncur > LOC_MAX_BINDINGS_PER_AOR)
 		ncur = LOC_MAX_BINDINGS_PER_AOR;
 	size_t ccap = ncontacts > REG_MAX_CONTACTS ? REG_MAX_CONTACTS : ncontacts;
 	size_t cap = ncur + ccap + 1;
 	struct sip_contact *cs = calloc(ccap + 1, sizeof(*cs));
-	struct loc_binding *set = calloc(cap, sizeof(*set));
+	struct loc_binding *set = malloc(cap * sizeof(*set)); /* each entry is written before use */
 	bool *touched = calloc(cap, sizeof(*touched));
 	if (!cs || !set || !touched) {
 		free(cs);
@@ -901,7 +931,7 @@ static void apply(struct reg_req *q)
 			struct loc_binding *b = &set[k];
 			memset(b, 0, sizeof(*b));
 			touched[k] = true;
-			snprintf(b->aor, sizeof(b->aor), "%s", q->aor);
+			slice_copy(slice_from_cstr(q->aor), b->aor, sizeof(b->aor));
 			slice_copy(c->na.uri.whole, b->contact, sizeof(b->contact));
 			b->expires_at = exp ? now + (time_t)exp : 0; /* 0: removed below */
 			b->q1000 = c->q1000 > 1000 ? 1000 : c->q1000;
@@ -910,14 +940,14 @@ static void apply(struct reg_req *q)
 			slice_copy(inst, b->instance, sizeof(b->instance));
 			b->has_reg_id = has_reg_id;
 			b->reg_id = has_reg_id ? c->reg_id : 0;
-			snprintf(b->path, sizeof(b->path), "%s", path);
+			slice_copy(slice_from_cstr(path), b->path, sizeof(b->path));
 			if (uah)
 				slice_copy(uah->value, b->user_agent, sizeof(b->user_agent));
 			b->transport = q->transport;
 			/* the flow it came on (RFC 5626 5.2): requests go back down this connection */
 			b->conn_id = q->transport == CONF_TP_UDP ? 0 : q->conn_id;
 			b->received = q->remote;
-			snprintf(b->cert_identity, sizeof(b->cert_identity), "%s", q->cert_id);
+			slice_copy(slice_from_cstr(q->cert_id), b->cert_identity, sizeof(b->cert_identity));
 			b->updated = now;
 		}
 		/* drop removals (expires 0), keeping touched[] aligned */
@@ -925,8 +955,11 @@ static void apply(struct reg_req *q)
 		for (size_t i = 0; i < n; i++) {
 			if (set[i].expires_at == 0)
 				continue;
-			touched[w] = touched[i];
-			set[w++] = set[i];
+			if (w != i) {
+				touched[w] = touched[i];
+				set[w] = set[i];
+			}
+			w++;
 		}
 		n = w;
 		if (n > rc->max_contacts) {
@@ -978,10 +1011,8 @@ out:
 /* A fresh cached record answers at once, on this worker, without a store round trip. */
 static bool user_lookup_cached(struct reg_req *q)
 {
-	char key[AUTH_USERNAME_MAX + 260];
-	snprintf(key, sizeof(key), "%s@%s", q->user, q->domain);
 	struct store_user *u = NULL;
-	if (!reg_ucache_get(q->r->ucache, key, time(NULL), &u))
+	if (!reg_ucache_get(q->r->ucache, ucache_key(q), time(NULL), &u))
 		return false;
 	q->from_cache = true;
 	user_done(u ? 0 : ENOENT, u, q);
@@ -1028,7 +1059,7 @@ static bool split_aor(struct reg_req *q)
 		return false;
 	memcpy(q->user, q->aor + 4, (size_t)(at - (q->aor + 4)));
 	q->user[at - (q->aor + 4)] = '\0';
-	snprintf(q->domain, sizeof(q->domain), "%s", at + 1);
+	slice_copy(slice_from_cstr(at + 1), q->domain, sizeof(q->domain));
 	return true;
 }
 
@@ -1036,12 +1067,15 @@ static bool split_aor(struct reg_req *q)
  * RFC 7616 3.4: the grammar is the client's fault, with the reason phrase saying what). */
 static bool credentials_parse(struct reg_req *q, enum sip_hdr_id hid, const char *label)
 {
+	const struct sip_hdr *first = sip_msg_hdr(q->msg, hid);
+	if (!first)
+		return true;
 	struct auth_cred *cred = malloc(sizeof(*cred));
 	if (!cred) {
 		finish(q, 500, "Server Internal Error (out of memory)", NULL, 0);
 		return false;
 	}
-	for (const struct sip_hdr *h = sip_msg_hdr(q->msg, hid); h; h = sip_msg_hdr_next(q->msg, h)) {
+	for (const struct sip_hdr *h = first; h; h = sip_msg_hdr_next(q->msg, h)) {
 		enum auth_err why = AUTH_ERR_NONE;
 		if (auth_cred_parse(h->value, cred, &why)) {
 			free(cred);
@@ -1051,7 +1085,10 @@ static bool credentials_parse(struct reg_req *q, enum sip_hdr_id hid, const char
 			return false;
 		}
 	}
-	free(cred);
+	if (sip_msg_hdr_next(q->msg, first))
+		free(cred); /* several: find_cred picks the one for our realm once the realm is known */
+	else
+		q->cred = cred;
 	return true;
 }
 
@@ -1141,17 +1178,57 @@ bool registrar_user_known(const char *aor, void *arg)
 	return r && aor && reg_users_has(r->users, aor);
 }
 
+/* The bindings a purge took out of the location service, as store keys. */
+struct purged {
+	struct store_binding **v;
+	size_t n, cap;
+	bool incomplete; /* out of memory: fall back to the full scan */
+};
+
+static void purged_add(const struct loc_binding *b, void *arg)
+{
+	struct purged *p = arg;
+	if (p->incomplete)
+		return;
+	if (p->n == p->cap) {
+		size_t ncap = p->cap ? 2 * p->cap : 64;
+		struct store_binding **nv = realloc(p->v, ncap * sizeof(*nv));
+		if (!nv) {
+			p->incomplete = true;
+			return;
+		}
+		p->v = nv;
+		p->cap = ncap;
+	}
+	char rbuf[REG_RECV_MAX];
+	struct store_binding sb;
+	reg_binding_to_store(b, &sb, rbuf, sizeof(rbuf));
+	if (!(p->v[p->n] = store_binding_dup(&sb)))
+		p->incomplete = true;
+	else
+		p->n++;
+}
+
 size_t registrar_purge(struct registrar *r, time_t now)
 {
-	size_t n = location_purge(r->loc, now, NULL, NULL);
+	struct purged p = { 0 };
+	size_t n = location_purge(r->loc, now, r->durable ? purged_add : NULL, &p);
 	if (r->durable) {
+		/* Every binding in the store is also in the location service (the registrar writes
+		 * both; start-up loads the live ones after a full expire), so deleting what the
+		 * location service dropped keeps the store clean without scanning it. */
 		size_t sn = 0;
-		int err = store_binding_expire(r->store, (int64_t)now, &sn);
+		int err = p.incomplete ? store_binding_expire(r->store, (int64_t)now, &sn)
+				       : store_binding_expire_keys(r->store, (const struct store_binding *const *)p.v, p.n,
+								   (int64_t)now, &sn);
 		if (err)
-			log_warn("registrar.purge_failed", "err=%d", err);
+			log_warn("registrar.purge_failed", "err=%d bindings=%zu", err, p.n);
 		else if (sn)
 			log_debug("registrar.purged_store", "bindings=%zu", sn);
 	}
+	for (size_t i = 0; i < p.n; i++)
+		mem_deref(p.v[i]);
+	free(p.v);
 	if (n)
 		log_info("registrar.purged", "bindings=%zu", n);
 	return n;
@@ -1282,7 +1359,16 @@ int registrar_alloc(struct registrar **rp, const struct registrar_settings *s)
 	}
 	size_t loaded = 0;
 	if (!err && r->durable) {
-		err = reg_load_bindings(r->store, r->loc, time(NULL), &loaded);
+		/* the one full scan: rows that expired while we were down (registrar_purge then
+		 * deletes by key what the location service drops) */
+		time_t now = time(NULL);
+		size_t gone = 0;
+		int e = store_binding_expire(r->store, (int64_t)now, &gone);
+		if (e)
+			log_warn("registrar.purge_failed", "err=%d at=start", e);
+		else if (gone)
+			log_info("registrar.purged_store", "bindings=%zu at=start", gone);
+		err = reg_load_bindings(r->store, r->loc, now, &loaded);
 		if (err)
 			log_err("registrar.bindings_load_failed", "err=%d", err);
 	}

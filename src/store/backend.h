@@ -22,6 +22,8 @@ struct store_backend_ops {
 	int (*binding_del)(void *be, const struct store_binding *key, size_t *n);
 	int (*binding_del_aor)(void *be, struct slice aor, size_t *n);
 	int (*binding_expire)(void *be, int64_t now, size_t *n);
+	/* deletes the binding with key's aor and key if its stored expires <= now; *n = 0 or 1 */
+	int (*binding_expire_key)(void *be, const struct store_binding *key, int64_t now, size_t *n);
 	int (*binding_load_all)(void *be, struct store_bindings **lp);
 	void (*close)(void *be);
 };
@@ -34,8 +36,9 @@ int store_users_alloc(struct store_users **lp);
 int store_users_add(struct store_users *l, struct store_user *u); /* takes the reference */
 int store_bindings_alloc(struct store_bindings **lp);
 int store_bindings_add(struct store_bindings *l, struct store_binding *b); /* takes the reference */
-/* Binding key (see store.h): "i:" instance ":" reg_id, or "c:" contact. Returns the length
- * needed; writes at most sz bytes (NUL-terminated) to buf. */
+/* Binding key (see store.h): "i:" instance ":" reg_id, or "c:" contact, NUL-terminated in
+ * buf. Returns its length, 0 when it does not fit in sz bytes (2 * STORE_FIELD_MAX + 32 always
+ * does). */
 size_t store_binding_key(const struct store_binding *b, char *buf, size_t sz);
 bool store_binding_same_key(const struct store_binding *a, const struct store_binding *b);
 /* get order: q desc, updated desc, contact asc. */

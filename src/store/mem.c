@@ -198,6 +198,24 @@ static int m_binding_expire(void *be, int64_t now, size_t *n)
 	return 0;
 }
 
+static int m_binding_expire_key(void *be, const struct store_binding *key, int64_t now, size_t *n)
+{
+	struct memb *m = be;
+	*n = 0;
+	for (size_t i = 0; i < m->bindings->n; i++) {
+		struct store_binding *b = m->bindings->v[i];
+		if (store_binding_same_key(b, key)) {
+			if (b->expires <= now) {
+				mem_deref(b);
+				m->bindings->v[i] = m->bindings->v[--m->bindings->n];
+				*n = 1;
+			}
+			break;
+		}
+	}
+	return 0;
+}
+
 static void m_close(void *be)
 {
 	struct memb *m = be;
@@ -223,6 +241,7 @@ static const struct store_backend_ops mem_ops = {
 	.binding_del = m_binding_del,
 	.binding_del_aor = m_binding_del_aor,
 	.binding_expire = m_binding_expire,
+	.binding_expire_key = m_binding_expire_key,
 	.binding_load_all = m_binding_load_all,
 	.close = m_close,
 };

@@ -1,10 +1,9 @@
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/outbuf.h"
 #include "store/backend.h"
 
 static bool field_ok(struct slice s)
@@ -146,12 +145,20 @@ int store_bindings_add(struct store_bindings *l, struct store_binding *b)
 
 size_t store_binding_key(const struct store_binding *b, char *buf, size_t sz)
 {
-	int n;
-	if (b->instance.len)
-		n = snprintf(buf, sz, "i:%.*s:%" PRIu32, (int)b->instance.len, b->instance.p, b->reg_id);
-	else
-		n = snprintf(buf, sz, "c:%.*s", (int)b->contact.len, b->contact.p);
-	return n < 0 ? 0 : (size_t)n;
+	struct outbuf o = OUTBUF_INIT(buf, sz ? sz - 1 : 0);
+	if (b->instance.len) {
+		outbuf_puts(&o, "i:");
+		outbuf_put_slice(&o, b->instance);
+		outbuf_puts(&o, ":");
+		outbuf_put_u32(&o, b->reg_id);
+	} else {
+		outbuf_puts(&o, "c:");
+		outbuf_put_slice(&o, b->contact);
+	}
+	if (o.over || !sz)
+		return 0;
+	buf[o.len] = '\0';
+	return o.len;
 }
 
 bool store_binding_same_key(const struct store_binding *a, const struct store_binding *b)

@@ -46,6 +46,7 @@ enum req_kind {
 	R_B_DEL,
 	R_B_DEL_AOR,
 	R_B_EXPIRE,
+	R_B_EXPIRE_KEYS,
 	R_B_LOAD_ALL,
 	R_B_UPDATE,
 };
@@ -116,6 +117,15 @@ static int exec(struct store *s, struct store_req *r)
 	}
 	case R_B_DEL_AOR: return o->binding_del_aor(be, r->k1, &r->n);
 	case R_B_EXPIRE: return o->binding_expire(be, r->t, &r->n);
+	case R_B_EXPIRE_KEYS:
+		for (size_t i = 0; i < r->ndel; i++) {
+			size_t n = 0;
+			int e = o->binding_expire_key(be, r->del[i], r->t, &n);
+			if (e)
+				return e;
+			r->n += n;
+		}
+		return 0;
 	case R_B_LOAD_ALL: return o->binding_load_all(be, &r->bl_out);
 	case R_B_UPDATE: {
 		size_t n = 0;
@@ -522,6 +532,19 @@ int store_binding_expire(struct store *s, int64_t now, size_t *n)
 {
 	struct store_req r = { .kind = R_B_EXPIRE, .t = now };
 	int e = sync_run(s, &r);
+	if (n)
+		*n = r.n;
+	return e;
+}
+
+int store_binding_expire_keys(struct store *s, const struct store_binding *const *keys, size_t nkeys, int64_t now,
+			     size_t *n)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		if (!keys || !store_binding_valid(keys[i]))
+			return EINVAL;
+	struct store_req r = { .kind = R_B_EXPIRE_KEYS, .del = keys, .ndel = nkeys, .t = now };
+	int e = nkeys ? sync_run(s, &r) : 0;
 	if (n)
 		*n = r.n;
 	return e;

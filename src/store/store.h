@@ -134,8 +134,13 @@ int store_binding_put(struct store *s, const struct store_binding *b); /* insert
 int store_binding_get(struct store *s, struct slice aor, struct store_bindings **lp); /* n may be 0 */
 int store_binding_del(struct store *s, const struct store_binding *key); /* ENOENT if none */
 int store_binding_del_aor(struct store *s, struct slice aor, size_t *n);
-/* Deletes bindings with expires <= now; *n = how many. */
+/* Deletes bindings with expires <= now; *n = how many. Scans every binding (no index on expires:
+ * it made each REGISTER dearer), so callers use it at start-up and otherwise expire by key. */
 int store_binding_expire(struct store *s, int64_t now, size_t *n);
+/* Deletes each of keys[] (by aor and key, see above) whose stored expires is still <= now, in one
+ * transaction: a binding refreshed meanwhile stays. *n = how many were deleted. */
+int store_binding_expire_keys(struct store *s, const struct store_binding *const *keys, size_t nkeys, int64_t now,
+			      size_t *n);
 int store_binding_load_all(struct store *s, struct store_bindings **lp); /* by aor, then get order */
 
 /* ---- asynchronous API ---- */

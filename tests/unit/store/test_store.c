@@ -375,6 +375,58 @@ static void test_bindings_delete_expire(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* Purge by key: only a binding whose stored expiry has passed goes, so one refreshed after the
+ * location service dropped it survives. */
+static void test_bindings_expire_keys(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_binding a1 = bnd("sip:a@x", "sip:a@10.0.0.1", 100, 1000);
+	struct store_binding a2 = bnd("sip:a@x", "sip:a@10.0.0.2", 200, 1000);
+	struct store_binding o1 = bnd("sip:o@x", "sip:a@10.0.0.1", 100, 1000); /* same contact, other AOR */
+	struct store_binding ghost = bnd("sip:a@x", "sip:a@10.0.0.3", 100, 1000); /* never stored */
+	assert_int_equal(store_binding_put(s, &a1), 0);
+	assert_int_equal(store_binding_put(s, &a2), 0);
+	assert_int_equal(store_binding_put(s, &o1), 0);
+	const struct store_binding *keys[] = { &a1, &a2, &ghost };
+	size_t n = 99;
+	assert_int_equal(store_binding_expire_keys(s, keys, 3, 150, &n), 0);
+	assert_int_equal(n, 1); /* a1; a2 not yet expired, ghost absent */
+	struct store_bindings *l = NULL;
+	assert_int_equal(store_binding_load_all(s, &l), 0);
+	assert_int_equal(l->n, 2);
+	assert_slice(l->v[0]->contact, "sip:a@10.0.0.2");
+	assert_slice(l->v[1]->aor, "sip:o@x");
+	mem_deref(l);
+
+	/* refreshed since: the stale key does not delete it */
+	struct store_binding a2r = a2;
+	a2r.expires = 900;
+	assert_int_equal(store_binding_put(s, &a2r), 0);
+	const struct store_binding *stale[] = { &a2 };
+	assert_int_equal(store_binding_expire_keys(s, stale, 1, 300, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_binding_get(s, SLICE_LIT("sip:a@x"), &l), 0);
+	assert_int_equal(l->n, 1);
+	assert_int_equal(l->v[0]->expires, 900);
+	mem_deref(l);
+
+	/* instance keys (RFC 5626) too */
+	struct store_binding in = bnd("sip:a@x", "sip:a@10.0.0.4", 100, 1000);
+	in.instance = SLICE_LIT("<urn:uuid:00000000-0000-1000-8000-000000000001>");
+	in.reg_id = 1;
+	assert_int_equal(store_binding_put(s, &in), 0);
+	const struct store_binding *ik[] = { &in };
+	assert_int_equal(store_binding_expire_keys(s, ik, 1, 100, &n), 0);
+	assert_int_equal(n, 1);
+
+	assert_int_equal(store_binding_expire_keys(s, NULL, 0, 300, &n), 0);
+	assert_int_equal(n, 0);
+	struct store_binding bad = bnd("", "", 1, 1);
+	const struct store_binding *bk[] = { &bad };
+	assert_int_equal(store_binding_expire_keys(s, bk, 1, 300, &n), EINVAL);
+}
+
 /* ---- async ---- */
 
 struct res {
@@ -642,7 +694,13 @@ static void test_sqlite_reopen_and_schema(void **state)
 	sqlite3_stmt *st = NULL;
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
+	/* no index on expires: it made every REGISTER dearer (schema 2) */
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = "
+					    "'bindings_expires'", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
 	sqlite3_finalize(st);
 	/* no plaintext anywhere: the users table has HA1 columns only */
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('users') WHERE name LIKE '%pass%'",
@@ -670,8 +728,23 @@ static void test_sqlite_reopen_and_schema(void **state)
 	sqlite3_close(db);
 	assert_int_equal(fx_open(f, 0), EPROTO);
 	assert_null(f->s);
+	/* a schema 1 database (with its index on expires) is migrated, its rows kept */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE INDEX bindings_expires ON bindings(expires); PRAGMA user_version = 1",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(fx_open(f, 0), 0);
+	assert_int_equal(store_binding_get(f->s, SLICE_LIT("sip:erin@e.example"), &l), 0);
+	assert_int_equal(l->n, 1);
+	mem_deref(l);
+	fx_close(f);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) "
+					    "FROM sqlite_master WHERE name = 'bindings_expires')", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	assert_int_equal(sqlite3_column_int(st, 1), 0);
+	sqlite3_finalize(st);
 	sqlite3_close(db);
 	assert_int_equal(fx_open(f, 0), 0);
 }
@@ -715,6 +788,7 @@ int main(void)
 		BOTH(test_bindings_upsert_order),
 		BOTH(test_bindings_fields_roundtrip),
 		BOTH(test_bindings_delete_expire),
+		BOTH(test_bindings_expire_keys),
 		BOTH(test_async),
 		BOTH(test_batch_isolation),
 		BOTH(test_group_commit),
