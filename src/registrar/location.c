@@ -205,7 +205,6 @@ int location_replace(struct location *loc, const char *aor, const struct loc_bin
 		*pp = old->next;
 		loc->nbindings -= old->n;
 		loc->naors--;
-		flows_add(loc, old->b, old->n, -1);
 	}
 	if (ne) {
 		if (loc->naors + 1 > loc->cap)
@@ -217,6 +216,10 @@ int location_replace(struct location *loc, const char *aor, const struct loc_bin
 		loc->nbindings += n;
 		flows_add(loc, ne->b, n, +1);
 	}
+	/* after the new set's: a refresh on the same connection keeps its counter instead of
+	 * freeing it and allocating it again */
+	if (old)
+		flows_add(loc, old->b, old->n, -1);
 	pthread_rwlock_unlock(&loc->lock);
 	if (old)
 		entry_free(old);
