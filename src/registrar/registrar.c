@@ -104,8 +104,6 @@ struct reg_req {
 	/* set being written (durable) */
 	struct loc_binding *set;
 	size_t nset;
-	struct loc_binding *old; /* the AOR's live bindings before this REGISTER (what the store has) */
-	size_t nold;
 	bool require_outbound;
 	bool proxy_auth;            /* registrar_authorize(): 407 / Proxy-Authorization, no binding */
 	bool from_cache;            /* the user record came from the short-lived cache */
@@ -164,7 +162,6 @@ static void req_free(struct reg_req *q)
 	mem_deref(q->peer);
 	mem_deref(q->urec);
 	free(q->set);
-	free(q->old);
 	free(q->cred);
 	free(q);
 }
@@ -698,29 +695,9 @@ static void store_done(int err, size_t nrows, void *arg)
 	reply_ok(q, q->set, q->nset, time(NULL));
 }
 
-/* The binding of list[n] with b's key (instance and reg-id, else the contact: RFC 5626 6). */
-static const struct loc_binding *find_same(const struct loc_binding *list, size_t n, const struct loc_binding *b)
-{
-	for (size_t i = 0; list && i < n; i++) {
-		const struct loc_binding *x = &list[i];
-		bool same = b->instance[0] || x->instance[0]
-				    ? strcmp(x->instance, b->instance) == 0 && x->reg_id == b->reg_id
-				    : strcmp(x->contact, b->contact) == 0;
-		if (same)
-			return x;
-	}
-	return NULL;
-}
-
-/* A binding this REGISTER left alone: every REGISTER that touches one gives it a higher CSeq or
- * another Call-ID (RFC 3261 10.3 step 7) and a new expiry. */
-static bool unchanged(const struct loc_binding *o, const struct loc_binding *b)
-{
-	return o->cseq == b->cseq && o->expires_at == b->expires_at && o->updated == b->updated &&
-	       strcmp(o->call_id, b->call_id) == 0 && strcmp(o->contact, b->contact) == 0;
-}
-
-static void commit(struct reg_req *q, time_t now)
+/* fresh: the AOR had no live binding before this REGISTER; gone[ngone]: bindings it had and
+ * this REGISTER removed (expires 0, or replaced beyond max_contacts). */
+static void commit(struct reg_req *q, time_t now, bool fresh, const struct loc_binding *gone, size_t ngone)
 {
 	struct registrar *r = q->r;
 	if (!r->durable) {
@@ -735,8 +712,10 @@ static void commit(struct reg_req *q, time_t now)
 	/* Only the difference reaches the store, in one transaction group-committed with other
 	 * REGISTERs: the bindings this REGISTER added or refreshed, and the old ones it removed. A
 	 * phone that came back on a new connection leaves its old contact untouched until expiry,
-	 * and rewriting those on every refresh made each registration cost more than the last. */
-	size_t n = q->nset, nold = q->old ? q->nold : 0, cap = n + nold;
+	 * and rewriting those on every refresh made each registration cost more than the last.
+	 * What this REGISTER wrote carries updated == now (an untouched binding refreshed earlier
+	 * in the same second is written again unchanged, which is harmless). */
+	size_t n = q->nset, cap = n + ngone;
 	/* every entry used is filled by reg_binding_to_store */
 	struct store_binding *sb = malloc((cap ? cap : 1) * sizeof(*sb));
 	const struct store_binding **pv = malloc((cap ? cap : 1) * sizeof(*pv));
@@ -744,25 +723,22 @@ static void commit(struct reg_req *q, time_t now)
 	int err = sb && pv && rbuf ? 0 : ENOMEM;
 	size_t nput = 0, ndel = 0;
 	for (size_t i = 0; !err && i < n; i++) {
-		const struct loc_binding *o = find_same(q->old, nold, &q->set[i]);
-		if (o && unchanged(o, &q->set[i]))
+		if (!fresh && q->set[i].updated != now)
 			continue;
 		reg_binding_to_store(&q->set[i], &sb[nput], rbuf + nput * REG_RECV_MAX, REG_RECV_MAX);
 		pv[nput] = &sb[nput];
 		nput++;
 	}
 	const struct store_binding **dv = pv + nput;
-	for (size_t i = 0; !err && q->old && i < nold; i++) {
-		if (find_same(q->set, n, &q->old[i]))
-			continue;
+	for (size_t i = 0; !err && !fresh && i < ngone; i++) {
 		size_t k = nput + ndel;
-		reg_binding_to_store(&q->old[i], &sb[k], rbuf + k * REG_RECV_MAX, REG_RECV_MAX);
+		reg_binding_to_store(&gone[i], &sb[k], rbuf + k * REG_RECV_MAX, REG_RECV_MAX);
 		dv[ndel++] = &sb[k];
 	}
-	if (!err && !q->old && n)
-		err = store_binding_write_async(q->client, slice_from_cstr(q->aor), true, NULL, 0, pv, n, store_done, q);
-	else if (!err && !q->old)
+	if (!err && n == 0) /* Contact: * or the last binding removed: nothing stays (stale rows neither) */
 		err = store_binding_del_aor_async(q->client, slice_from_cstr(q->aor), store_done, q);
+	else if (!err && fresh) /* also clears rows that expired but were not purged yet */
+		err = store_binding_write_async(q->client, slice_from_cstr(q->aor), true, NULL, 0, pv, nput, store_done, q);
 	else if (!err && nput + ndel)
 		err = store_binding_write_async(q->client, slice_from_cstr(q->aor), false, ndel ? dv : NULL, ndel,
 						nput ? pv : NULL, nput, store_done, q);
@@ -780,6 +756,19 @@ static void commit(struct reg_req *q, time_t now)
 		else
 			finish(q, 500, "Server Internal Error (store)", ra, 1);
 	}
+}
+
+/* Keeps a copy of a removed binding for the store's delete (durable only); false on ENOMEM. */
+static bool gone_add(const struct registrar *r, struct loc_binding **gone, size_t *ngone, size_t cap,
+		     const struct loc_binding *b)
+{
+	if (!r->durable)
+		return true;
+	if (!*gone && !(*gone = malloc((cap ? cap : 1) * sizeof(**gone))))
+		return false;
+	if (*ngone < cap)
+		(*gone)[(*ngone)++] = *b;
+	return true;
 }
 
 static void apply(struct reg_req *q)
@@ -815,6 +804,8 @@ static void apply(struct reg_req *q)
 	}
 	uint16_t status = 0;
 	const char *reason = NULL, *why = NULL;
+	struct loc_binding *gone = NULL; /* bindings of the AOR this REGISTER removes (for the store) */
+	size_t ngone = 0;
 	size_t nc = 0;
 	bool star = false;
 	sip_hdr_iter_init(&it, m, SIP_HDR_CONTACT);
@@ -853,10 +844,7 @@ static void apply(struct reg_req *q)
 	size_t n = location_lookup(r->loc, q->aor, now, set, ncur);
 	if (n > ncur)
 		n = ncur;
-	if (r->durable && n && nc && (q->old = malloc(n * sizeof(*q->old)))) {
-		memcpy(q->old, set, n * sizeof(*q->old)); /* commit() writes only the difference */
-		q->nold = n;
-	}
+	bool fresh = n == 0;
 
 	if (nc == 0) {
 		/* RFC 3261 10.2.3: no Contact -- just list the bindings */
@@ -950,11 +938,18 @@ static void apply(struct reg_req *q)
 			slice_copy(slice_from_cstr(q->cert_id), b->cert_identity, sizeof(b->cert_identity));
 			b->updated = now;
 		}
-		/* drop removals (expires 0), keeping touched[] aligned */
+		/* drop removals (expires 0), keeping touched[] aligned; set[0, ncur) are the bindings
+		 * the AOR had, the store's to delete (one added and removed again by this same
+		 * REGISTER never reached it) */
 		size_t w = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (set[i].expires_at == 0)
+			if (set[i].expires_at == 0) {
+				if (i < ncur && !gone_add(r, &gone, &ngone, ncur, &set[i])) {
+					status = 500, reason = "Server Internal Error (out of memory)", why = "out of memory";
+					goto out;
+				}
 				continue;
+			}
 			if (w != i) {
 				touched[w] = touched[i];
 				set[w] = set[i];
@@ -978,6 +973,11 @@ static void apply(struct reg_req *q)
 						old = i;
 				if (old == n)
 					break;
+				/* untouched, so one the AOR had */
+				if (!gone_add(r, &gone, &ngone, ncur, &set[old])) {
+					status = 500, reason = "Server Internal Error (out of memory)", why = "out of memory";
+					goto out;
+				}
 				memmove(&set[old], &set[old + 1], (n - old - 1) * sizeof(*set));
 				memmove(&touched[old], &touched[old + 1], (n - old - 1) * sizeof(*touched));
 				n--;
@@ -989,12 +989,14 @@ static void apply(struct reg_req *q)
 	qsort(set, n, sizeof(*set), by_q_desc); /* the 200 lists them in routing order */
 	q->set = set;
 	q->nset = n;
-	commit(q, now);
+	commit(q, now, fresh, gone, ngone);
+	free(gone);
 	return;
 out:
 	free(cs);
 	free(set);
 	free(touched);
+	free(gone);
 	if (status == 423) {
 		char mx[48];
 		snprintf(mx, sizeof(mx), "Min-Expires: %u", rc->min_expires);

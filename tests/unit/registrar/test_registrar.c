@@ -306,6 +306,24 @@ static size_t stored(struct fx *f, const char *aor)
 	return n;
 }
 
+/* The store holds exactly the contacts of the location service (what a restart would load). */
+static void assert_store_matches(struct fx *f, const char *aor)
+{
+	struct loc_binding b[8];
+	size_t n = bindings(f, aor, b, 8);
+	struct store_bindings *l = NULL;
+	assert_int_equal(store_binding_get(f->s, slice_from_cstr(aor), &l), 0);
+	assert_int_equal(l->n, n);
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (size_t k = 0; k < l->n && !found; k++)
+			found = slice_eq_cstr(l->v[k]->contact, b[i].contact) && l->v[k]->expires == (int64_t)b[i].expires_at &&
+				l->v[k]->cseq == b[i].cseq;
+		assert_true(found);
+	}
+	mem_deref(l);
+}
+
 /* ---- tests ---- */
 
 static void test_register_refresh_unregister_wildcard(void **state)
@@ -726,6 +744,53 @@ static void test_cseq_ordering(void **state)
 	fx_free(&f);
 }
 
+/* Only what a REGISTER changes reaches the store: removals of some bindings among others, a
+ * Contact added and removed again in one request, refreshes beside untouched bindings. */
+static void test_store_follows_changes(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_setup(&f, NULL);
+	add_user(&f, "alice", "example.com", "secret", AUTH_ALG_ALL, NULL);
+	fx_start(&f);
+	struct reg_origin o = origin_tls(7);
+	struct rep rep;
+	const char *aor = "sip:alice@example.com";
+	struct req rq = { .call_id = "s1", .cseq = 1,
+			  .hdrs = "Contact: <sip:a@192.0.2.1>, <sip:b@192.0.2.2>, <sip:c@192.0.2.3>\r\nExpires: 600\r\n" };
+	reg_auth(&f, rq, "SHA-256", "secret", &o, &rep);
+	assert_int_equal(rep.status, 200);
+	assert_int_equal(stored(&f, aor), 3);
+	assert_store_matches(&f, aor);
+
+	/* remove b, refresh c, add d and take it back in the same request; a stays untouched */
+	rq = (struct req){ .call_id = "s2", .cseq = 1,
+			   .hdrs = "Contact: <sip:b@192.0.2.2>;expires=0, <sip:c@192.0.2.3>;expires=900, "
+				   "<sip:d@192.0.2.4>;expires=300, <sip:d@192.0.2.4>;expires=0\r\n" };
+	reg_auth(&f, rq, "SHA-256", "secret", &o, &rep);
+	assert_int_equal(rep.status, 200);
+	assert_int_equal(count_lines(rep.hdrs, "Contact: "), 2);
+	assert_int_equal(stored(&f, aor), 2);
+	assert_store_matches(&f, aor);
+
+	/* another device's REGISTER (other Call-ID) leaves a and c as they are */
+	rq = (struct req){ .call_id = "s3", .cseq = 5, .hdrs = "Contact: <sip:e@192.0.2.5>\r\nExpires: 120\r\n" };
+	reg_auth(&f, rq, "SHA-256", "secret", &o, &rep);
+	assert_int_equal(rep.status, 200);
+	assert_int_equal(stored(&f, aor), 3);
+	assert_store_matches(&f, aor);
+
+	/* the last bindings removed one by one */
+	rq = (struct req){ .call_id = "s4", .cseq = 1,
+			   .hdrs = "Contact: <sip:a@192.0.2.1>;expires=0, <sip:c@192.0.2.3>;expires=0, "
+				   "<sip:e@192.0.2.5>;expires=0\r\n" };
+	reg_auth(&f, rq, "SHA-256", "secret", &o, &rep);
+	assert_int_equal(rep.status, 200);
+	assert_int_equal(stored(&f, aor), 0);
+	assert_store_matches(&f, aor);
+	fx_free(&f);
+}
+
 static void test_max_contacts(void **state)
 {
 	(void)state;
@@ -758,6 +823,7 @@ static void test_max_contacts(void **state)
 			assert_int_equal(rep.status, 200);
 			assert_true(strcmp(b[0].contact, "sip:one@192.0.2.1") != 0 && strcmp(b[1].contact, "sip:one@192.0.2.1") != 0);
 			assert_int_equal(stored(&f, "sip:alice@example.com"), 2);
+			assert_store_matches(&f, "sip:alice@example.com");
 		} else {
 			assert_int_equal(rep.status, 403);
 			assert_true(strcmp(b[0].contact, "sip:three@192.0.2.3") != 0 && strcmp(b[1].contact, "sip:three@192.0.2.3") != 0);
@@ -915,6 +981,7 @@ int main(void)
 		cmocka_unit_test(test_flow_replacement),
 		cmocka_unit_test(test_cseq_ordering),
 		cmocka_unit_test(test_max_contacts),
+		cmocka_unit_test(test_store_follows_changes),
 		cmocka_unit_test(test_malformed_authorization),
 		cmocka_unit_test(test_reload_from_store_and_purge),
 		cmocka_unit_test(test_concurrent_same_aor),
