@@ -508,7 +508,10 @@ def main():
     out.append("- Kamailio 5.6 (bench/kamailio/kamailio.cfg, tls.cfg.in, start.sh): tls module with "
                "`session_cache=1`, `ssl_release_buffers=1`, `require_certificate=yes`; sl answers "
                "OPTIONS; registrar + auth_db over SQLite (Kamailio's own schema from the package, "
-               "`calculate_ha1=yes`), **usrloc in memory (db_mode 0)**; tm + rr for calls; "
+               "`calculate_ha1=yes`), **usrloc in memory (db_mode 0)** dropping contacts whose TLS "
+               "connection closed (`handle_lost_tcp=1`, checked every second, as sipsd skips failed "
+               "flows: otherwise each INVITE forks to the dead contacts of earlier repetitions); "
+               "tm + rr for calls; "
                "TLSF memory manager (`-x tlsf`, the qm default with debugging was ~4× slower per "
                "handshake here); shared memory 3 GiB.")
     out.append("- Kamailio runs with **tcp_children=1**: 5.6 on Debian 12 with OpenSSL 3 crashes with "
