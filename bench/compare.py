@@ -508,7 +508,7 @@ def main():
     out.append("- Kamailio 5.6 (bench/kamailio/kamailio.cfg, tls.cfg.in, start.sh): tls module with "
                "`session_cache=1`, `ssl_release_buffers=1`, `require_certificate=yes`; sl answers "
                "OPTIONS; registrar + auth_db over SQLite (Kamailio's own schema from the package, "
-               "`calculate_ha1=yes`), **usrloc in memory (db_mode 0)** dropping contacts whose TLS "
+               "HA1 stored as sipsd stores it, `calculate_ha1=no`), **usrloc in memory (db_mode 0)** dropping contacts whose TLS "
                "connection closed (`handle_lost_tcp=1`, checked every second, as sipsd skips failed "
                "flows: otherwise each INVITE forks to the dead contacts of earlier repetitions); "
                "tm + rr for calls; "

@@ -21,13 +21,14 @@ done
 rm -f "$work/kamailio.db"
 {
 	cat "$schema/standard-create.sql" "$schema/auth_db-create.sql"
-	echo "BEGIN;"
-	i=0
-	while [ "$i" -lt "$nusers" ]; do
-		echo "INSERT INTO subscriber (username, domain, password) VALUES ('user$i', 'localhost', '$password');"
-		i=$((i + 1))
-	done
-	echo "COMMIT;"
+	# HA1 stored, as sipsd stores it (auth_db calculate_ha1=no): no MD5 of the password per request
+	python3 -c 'import hashlib, sys
+n, pw = int(sys.argv[1]), sys.argv[2]
+print("BEGIN;")
+for i in range(n):
+    ha1 = hashlib.md5(("user%d:localhost:%s" % (i, pw)).encode()).hexdigest()
+    print("INSERT INTO subscriber (username, domain, password, ha1) VALUES (\x27user%d\x27, \x27localhost\x27, \x27%s\x27, \x27%s\x27);" % (i, pw, ha1))
+print("COMMIT;")' "$nusers" "$password"
 } | sqlite3 "$work/kamailio.db"
 
 sed "s|@PKI@|$pki|g" "$here/tls.cfg.in" > "$work/tls.cfg"
