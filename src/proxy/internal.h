@@ -22,6 +22,9 @@ struct proxy_worker {
 	atomic_size_t nfwds;       /* read by other workers: is a closed connection worth telling us? */
 	_Atomic uint64_t *on_demand; /* per peer host (flat index): this worker's on-demand connection */
 	struct evp_mac_ctx_st *mac;  /* HMAC keyed with the proxy's secret (flow tokens) */
+	/* flow-token MACs this worker computed, by flow pair: a dialog's INVITE, ACK and BYE (and
+	 * the next calls between the same UAs) need the same one */
+	struct flow_mac_memo { uint64_t a, b; char mac[17]; bool set; } mac_memo[64];
 	struct local_hostport { char host[80]; uint16_t port; bool known; } local[3]; /* by transport */
 	struct loc_binding scratch[LOC_MAX_BINDINGS_PER_AOR];
 };

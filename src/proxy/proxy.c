@@ -229,6 +229,12 @@ static bool parse_branch(struct slice b, unsigned *worker, uint64_t *in_conn, ui
 static bool flow_mac(struct proxy_worker *pw, uint64_t a, uint64_t b, char out[17])
 {
 	static const char hex[] = "0123456789abcdef";
+	/* only our own results are remembered, so a hit is exactly what the HMAC would give */
+	struct flow_mac_memo *memo = &pw->mac_memo[((a * 0x9E3779B97F4A7C15ull) ^ b) * 0xC2B2AE3D27D4EB4Full >> 58];
+	if (memo->set && memo->a == a && memo->b == b) {
+		memcpy(out, memo->mac, 17);
+		return true;
+	}
 	unsigned char in[16], md[EVP_MAX_MD_SIZE];
 	size_t mdlen = 0;
 	for (int i = 0; i < 8; i++) {
@@ -243,6 +249,8 @@ static bool flow_mac(struct proxy_worker *pw, uint64_t a, uint64_t b, char out[1
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[16] = '\0';
+	*memo = (struct flow_mac_memo){ .a = a, .b = b, .set = true };
+	memcpy(memo->mac, out, 17);
 	return true;
 }
 
