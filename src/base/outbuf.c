@@ -25,12 +25,28 @@ void outbuf_put_slice(struct outbuf *o, struct slice s)
 
 void outbuf_put_u32(struct outbuf *o, uint32_t v)
 {
-	char t[10];
+	outbuf_put_u64(o, v);
+}
+
+void outbuf_put_u64(struct outbuf *o, uint64_t v)
+{
+	char t[20];
 	size_t i = sizeof(t);
 	do {
 		t[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
+	outbuf_put(o, t + i, sizeof(t) - i);
+}
+
+void outbuf_put_hex(struct outbuf *o, uint64_t v, unsigned min_digits)
+{
+	char t[16];
+	size_t i = sizeof(t);
+	do {
+		t[--i] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v || (sizeof(t) - i < min_digits && i > 0));
 	outbuf_put(o, t + i, sizeof(t) - i);
 }
 

@@ -17,6 +17,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/outbuf.h"
 #include "proxy/internal.h"
 #include "registrar/location.h"
 #include "sip/build.h"
@@ -180,8 +181,9 @@ static uint32_t loop_hash(const struct sip_msg *m)
 		sip_msg_call_id(m), cs ? cs->method : (struct slice){ 0 }, { 0 },
 	};
 	char num[16];
-	int n = snprintf(num, sizeof(num), "%u", cs ? cs->num : 0);
-	parts[5] = (struct slice){ num, n > 0 ? (size_t)n : 0 };
+	struct outbuf nb = OUTBUF_INIT(num, sizeof(num));
+	outbuf_put_u32(&nb, cs ? cs->num : 0);
+	parts[5] = (struct slice){ num, nb.len };
 	uint32_t h = 2166136261u;
 	for (size_t i = 0; i < 6; i++) {
 		for (size_t k = 0; k < parts[i].len; k++)
@@ -193,9 +195,20 @@ static uint32_t loop_hash(const struct sip_msg *m)
 
 static size_t make_branch(struct proxy_worker *pw, uint64_t in_conn, uint32_t lh, char *out, size_t outsz)
 {
-	int n = snprintf(out, outsz, BRANCH_PREFIX "%02x.%llx.%08x.%llx", pw->index, (unsigned long long)in_conn, lh,
-			 (unsigned long long)++pw->branch_seq);
-	return n > 0 ? (size_t)n : 0;
+	/* BRANCH_PREFIX "%02x.%llx.%08x.%llx", without printf on every forwarded request */
+	struct outbuf o = OUTBUF_INIT(out, outsz ? outsz - 1 : 0);
+	outbuf_puts(&o, BRANCH_PREFIX);
+	outbuf_put_hex(&o, pw->index, 2);
+	outbuf_puts(&o, ".");
+	outbuf_put_hex(&o, in_conn, 1);
+	outbuf_puts(&o, ".");
+	outbuf_put_hex(&o, lh, 8);
+	outbuf_puts(&o, ".");
+	outbuf_put_hex(&o, ++pw->branch_seq, 1);
+	if (o.over || !outsz)
+		return 0;
+	out[o.len] = '\0';
+	return o.len;
 }
 
 /* Parses a branch we made; false when it isn't ours. */
@@ -259,8 +272,17 @@ static size_t flow_token(struct proxy_worker *pw, uint64_t a, uint64_t b, char *
 	char mac[17];
 	if (!flow_mac(pw, a, b, mac))
 		return 0; /* no token: the dialog is then routed by its Request-URI */
-	int n = snprintf(out, outsz, "f.%llx.%llx.%s", (unsigned long long)a, (unsigned long long)b, mac);
-	return n > 0 && (size_t)n < outsz ? (size_t)n : 0;
+	struct outbuf o = OUTBUF_INIT(out, outsz ? outsz - 1 : 0); /* "f.%llx.%llx.%s" */
+	outbuf_puts(&o, "f.");
+	outbuf_put_hex(&o, a, 1);
+	outbuf_puts(&o, ".");
+	outbuf_put_hex(&o, b, 1);
+	outbuf_puts(&o, ".");
+	outbuf_puts(&o, mac);
+	if (o.over || !outsz)
+		return 0;
+	out[o.len] = '\0';
+	return o.len;
 }
 
 static bool flow_token_parse(struct proxy_worker *pw, struct slice user, uint64_t *a, uint64_t *b)
@@ -630,8 +652,13 @@ static void hop_for_binding(const struct loc_binding *b, struct target *t)
 	t->tls = b->transport == CONF_TP_TLS;
 	t->final_hop = !b->path[0];
 	t->route_set = b->path[0] ? b->path : NULL;
-	snprintf(t->ruri, sizeof(t->ruri), "%s", b->contact);
-	snprintf(t->desc, sizeof(t->desc), "binding %s conn=%llu", b->contact, (unsigned long long)b->conn_id);
+	slice_copy(slice_from_cstr(b->contact), t->ruri, sizeof(t->ruri));
+	struct outbuf d = OUTBUF_INIT(t->desc, sizeof(t->desc) - 1); /* "binding %s conn=%llu", clipped */
+	outbuf_puts(&d, "binding ");
+	outbuf_put(&d, b->contact, strnlen(b->contact, sizeof(t->desc) - 40));
+	outbuf_puts(&d, " conn=");
+	outbuf_put_u64(&d, b->conn_id);
+	t->desc[d.len] = '\0';
 }
 
 struct route_result {
@@ -853,7 +880,7 @@ static bool local_hostport(struct proxy_worker *pw, enum conf_transport tp, char
 		lh->known = true;
 	}
 	*port = lh->port;
-	snprintf(host, hostsz, "%s", lh->host);
+	slice_copy(slice_from_cstr(lh->host), host, hostsz);
 	return true;
 }
 
@@ -873,10 +900,23 @@ static size_t own_uri(struct proxy_worker *pw, const struct txn_hop *from, uint6
 		snprintf(host, sizeof(host), "%s", fallback_host);
 	size_t tl = flow_token(pw, from_flow, to_flow, tok, sizeof(tok));
 	bool v6 = strchr(host, ':') != NULL;
-	int n = snprintf(out, outsz, "%s:%.*s%s%s%s%s:%u;transport=%s;lr%s", sips ? "sips" : "sip", (int)tl, tok,
-			 tl ? "@" : "", v6 ? "[" : "", host, v6 ? "]" : "", port,
-			 from->transport == CONF_TP_TLS ? "tls" : from->transport == CONF_TP_TCP ? "tcp" : "udp", params);
-	return n > 0 && (size_t)n < outsz ? (size_t)n : 0;
+	struct outbuf o = OUTBUF_INIT(out, outsz ? outsz - 1 : 0);
+	outbuf_puts(&o, sips ? "sips:" : "sip:");
+	if (tl) {
+		outbuf_put(&o, tok, tl);
+		outbuf_puts(&o, "@");
+	}
+	outbuf_puts(&o, v6 ? "[" : "");
+	outbuf_puts(&o, host);
+	outbuf_puts(&o, v6 ? "]:" : ":");
+	outbuf_put_u32(&o, port);
+	outbuf_puts(&o, from->transport == CONF_TP_TLS ? ";transport=tls;lr"
+			: from->transport == CONF_TP_TCP ? ";transport=tcp;lr" : ";transport=udp;lr");
+	outbuf_puts(&o, params);
+	if (o.over || !outsz)
+		return 0;
+	out[o.len] = '\0';
+	return o.len;
 }
 
 /* Builds the forwarded copy of req for target t (RFC 3261 16.6); t's hop is chosen. */
@@ -1070,7 +1110,7 @@ static int start_branch(struct fwd *f, const struct sip_msg *req, const struct t
 		memset(b, 0, sizeof(*b));
 		b->f = f;
 		b->hop = tt.hop;
-		snprintf(b->target, sizeof(b->target), "%s", tt.desc);
+		slice_copy(slice_from_cstr(tt.desc), b->target, sizeof(b->target));
 		err = txn_client_start(pw->txl, &tt.hop, out, len, slice_from_cstr(branch), client_resp_h, b, &b->ct);
 		if (err)
 			continue; /* the next host, if any */

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -176,6 +177,39 @@ static void test_outbuf_lines_numbers_and_overflow(void **state)
 	assert_int_equal(o.len, 20);
 }
 
+/* The hex and 64-bit forms match printf's ("%0*llx", "%llu"), which they replace. */
+static void test_outbuf_hex_u64(void **state)
+{
+	(void)state;
+	static const struct {
+		uint64_t v;
+		unsigned w;
+	} hv[] = { { 0, 1 }, { 0, 8 }, { 0xa, 2 }, { 0xdeadbeef, 8 }, { 0x1f, 8 }, { UINT64_MAX, 1 }, { UINT64_MAX, 20 },
+		   { 0x123456789abcdefull, 0 } };
+	for (size_t i = 0; i < sizeof(hv) / sizeof(hv[0]); i++) {
+		char buf[40], want[40];
+		struct outbuf o = OUTBUF_INIT(buf, sizeof(buf));
+		outbuf_put_hex(&o, hv[i].v, hv[i].w);
+		int n = snprintf(want, sizeof(want), "%0*llx", (int)(hv[i].w > 16 ? 16 : hv[i].w), (unsigned long long)hv[i].v);
+		assert_int_equal(o.len, (size_t)n);
+		assert_memory_equal(buf, want, o.len);
+	}
+	static const uint64_t dv[] = { 0, 7, 4294967296ull, 18446744073709551615ull };
+	for (size_t i = 0; i < sizeof(dv) / sizeof(dv[0]); i++) {
+		char buf[24], want[24];
+		struct outbuf o = OUTBUF_INIT(buf, sizeof(buf));
+		outbuf_put_u64(&o, dv[i]);
+		int n = snprintf(want, sizeof(want), "%llu", (unsigned long long)dv[i]);
+		assert_int_equal(o.len, (size_t)n);
+		assert_memory_equal(buf, want, o.len);
+	}
+	char small[3];
+	struct outbuf o = OUTBUF_INIT(small, sizeof(small));
+	outbuf_put_hex(&o, 0xabcd, 1);
+	assert_true(o.over);
+	assert_int_equal(o.len, 0);
+}
+
 static void test_log_levels(void **state)
 {
 	(void)state;
@@ -201,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_slice_to_u64_bounds),
 		cmocka_unit_test(test_slice_next_field),
 		cmocka_unit_test(test_outbuf_lines_numbers_and_overflow),
+		cmocka_unit_test(test_outbuf_hex_u64),
 		cmocka_unit_test(test_log_levels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
