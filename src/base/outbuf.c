@@ -50,6 +50,14 @@ void outbuf_put_hex(struct outbuf *o, uint64_t v, unsigned min_digits)
 	outbuf_put(o, t + i, sizeof(t) - i);
 }
 
+size_t outbuf_cstr(struct outbuf *o)
+{
+	if (o->over)
+		return 0;
+	o->p[o->len] = '\0';
+	return o->len;
+}
+
 void outbuf_put_line(struct outbuf *o, struct slice raw)
 {
 	size_t n = raw.len;

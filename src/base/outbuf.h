@@ -16,6 +16,8 @@ struct outbuf {
 };
 
 #define OUTBUF_INIT(buf, sz) ((struct outbuf){ (buf), (sz), 0, false })
+/* For a NUL-terminated string: one byte is kept for the NUL that outbuf_cstr() writes. */
+#define OUTBUF_INIT_CSTR(buf, sz) ((struct outbuf){ (buf), (sz) ? (sz) - 1 : 0, 0, (sz) == 0 })
 
 void outbuf_put(struct outbuf *o, const char *s, size_t n);
 void outbuf_puts(struct outbuf *o, const char *s);
@@ -24,6 +26,9 @@ void outbuf_put_u32(struct outbuf *o, uint32_t v);
 void outbuf_put_u64(struct outbuf *o, uint64_t v);
 /* Lowercase hex, at least min_digits (zero-padded, 16 at most), like "%0*llx". */
 void outbuf_put_hex(struct outbuf *o, uint64_t v, unsigned min_digits);
+/* Ends a string begun with OUTBUF_INIT_CSTR: NUL-terminates it and returns its length, or 0
+ * when something did not fit. */
+size_t outbuf_cstr(struct outbuf *o);
 /* A text line as received (CRLF or bare LF end, or none) written with a CRLF end. */
 void outbuf_put_line(struct outbuf *o, struct slice raw);
 

@@ -196,7 +196,7 @@ static uint32_t loop_hash(const struct sip_msg *m)
 static size_t make_branch(struct proxy_worker *pw, uint64_t in_conn, uint32_t lh, char *out, size_t outsz)
 {
 	/* BRANCH_PREFIX "%02x.%llx.%08x.%llx", without printf on every forwarded request */
-	struct outbuf o = OUTBUF_INIT(out, outsz ? outsz - 1 : 0);
+	struct outbuf o = OUTBUF_INIT_CSTR(out, outsz);
 	outbuf_puts(&o, BRANCH_PREFIX);
 	outbuf_put_hex(&o, pw->index, 2);
 	outbuf_puts(&o, ".");
@@ -205,10 +205,7 @@ static size_t make_branch(struct proxy_worker *pw, uint64_t in_conn, uint32_t lh
 	outbuf_put_hex(&o, lh, 8);
 	outbuf_puts(&o, ".");
 	outbuf_put_hex(&o, ++pw->branch_seq, 1);
-	if (o.over || !outsz)
-		return 0;
-	out[o.len] = '\0';
-	return o.len;
+	return outbuf_cstr(&o);
 }
 
 /* Parses a branch we made; false when it isn't ours. */
@@ -272,17 +269,14 @@ static size_t flow_token(struct proxy_worker *pw, uint64_t a, uint64_t b, char *
 	char mac[17];
 	if (!flow_mac(pw, a, b, mac))
 		return 0; /* no token: the dialog is then routed by its Request-URI */
-	struct outbuf o = OUTBUF_INIT(out, outsz ? outsz - 1 : 0); /* "f.%llx.%llx.%s" */
+	struct outbuf o = OUTBUF_INIT_CSTR(out, outsz); /* "f.%llx.%llx.%s" */
 	outbuf_puts(&o, "f.");
 	outbuf_put_hex(&o, a, 1);
 	outbuf_puts(&o, ".");
 	outbuf_put_hex(&o, b, 1);
 	outbuf_puts(&o, ".");
 	outbuf_puts(&o, mac);
-	if (o.over || !outsz)
-		return 0;
-	out[o.len] = '\0';
-	return o.len;
+	return outbuf_cstr(&o);
 }
 
 static bool flow_token_parse(struct proxy_worker *pw, struct slice user, uint64_t *a, uint64_t *b)
@@ -653,12 +647,12 @@ static void hop_for_binding(const struct loc_binding *b, struct target *t)
 	t->final_hop = !b->path[0];
 	t->route_set = b->path[0] ? b->path : NULL;
 	slice_copy(slice_from_cstr(b->contact), t->ruri, sizeof(t->ruri));
-	struct outbuf d = OUTBUF_INIT(t->desc, sizeof(t->desc) - 1); /* "binding %s conn=%llu", clipped */
+	struct outbuf d = OUTBUF_INIT_CSTR(t->desc, sizeof(t->desc)); /* "binding %s conn=%llu", clipped */
 	outbuf_puts(&d, "binding ");
 	outbuf_put(&d, b->contact, strnlen(b->contact, sizeof(t->desc) - 40));
 	outbuf_puts(&d, " conn=");
 	outbuf_put_u64(&d, b->conn_id);
-	t->desc[d.len] = '\0';
+	outbuf_cstr(&d);
 }
 
 struct route_result {
@@ -900,7 +894,7 @@ static size_t own_uri(struct proxy_worker *pw, const struct txn_hop *from, uint6
 		snprintf(host, sizeof(host), "%s", fallback_host);
 	size_t tl = flow_token(pw, from_flow, to_flow, tok, sizeof(tok));
 	bool v6 = strchr(host, ':') != NULL;
-	struct outbuf o = OUTBUF_INIT(out, outsz ? outsz - 1 : 0);
+	struct outbuf o = OUTBUF_INIT_CSTR(out, outsz);
 	outbuf_puts(&o, sips ? "sips:" : "sip:");
 	if (tl) {
 		outbuf_put(&o, tok, tl);
@@ -913,10 +907,7 @@ static size_t own_uri(struct proxy_worker *pw, const struct txn_hop *from, uint6
 	outbuf_puts(&o, from->transport == CONF_TP_TLS ? ";transport=tls;lr"
 			: from->transport == CONF_TP_TCP ? ";transport=tcp;lr" : ";transport=udp;lr");
 	outbuf_puts(&o, params);
-	if (o.over || !outsz)
-		return 0;
-	out[o.len] = '\0';
-	return o.len;
+	return outbuf_cstr(&o);
 }
 
 /* Builds the forwarded copy of req for target t (RFC 3261 16.6); t's hop is chosen. */

@@ -145,7 +145,7 @@ int store_bindings_add(struct store_bindings *l, struct store_binding *b)
 
 size_t store_binding_key(const struct store_binding *b, char *buf, size_t sz)
 {
-	struct outbuf o = OUTBUF_INIT(buf, sz ? sz - 1 : 0);
+	struct outbuf o = OUTBUF_INIT_CSTR(buf, sz);
 	if (b->instance.len) {
 		outbuf_puts(&o, "i:");
 		outbuf_put_slice(&o, b->instance);
@@ -155,10 +155,7 @@ size_t store_binding_key(const struct store_binding *b, char *buf, size_t sz)
 		outbuf_puts(&o, "c:");
 		outbuf_put_slice(&o, b->contact);
 	}
-	if (o.over || !sz)
-		return 0;
-	buf[o.len] = '\0';
-	return o.len;
+	return outbuf_cstr(&o);
 }
 
 bool store_binding_same_key(const struct store_binding *a, const struct store_binding *b)

@@ -210,6 +210,25 @@ static void test_outbuf_hex_u64(void **state)
 	assert_int_equal(o.len, 0);
 }
 
+/* C strings keep a byte for the NUL: sz - 1 characters fit, sz do not, and a 0-byte buffer
+ * takes nothing (not even the NUL). */
+static void test_outbuf_cstr(void **state)
+{
+	(void)state;
+	char buf[4] = "xxx";
+	struct outbuf o = OUTBUF_INIT_CSTR(buf, sizeof(buf));
+	outbuf_puts(&o, "abc");
+	assert_int_equal(outbuf_cstr(&o), 3);
+	assert_string_equal(buf, "abc");
+	o = OUTBUF_INIT_CSTR(buf, sizeof(buf));
+	outbuf_puts(&o, "abcd");
+	assert_int_equal(outbuf_cstr(&o), 0);
+	o = OUTBUF_INIT_CSTR(buf, 0);
+	assert_true(o.over);
+	assert_int_equal(outbuf_cstr(&o), 0);
+	assert_memory_equal(buf, "abc", 4); /* untouched */
+}
+
 static void test_log_levels(void **state)
 {
 	(void)state;
@@ -236,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_slice_next_field),
 		cmocka_unit_test(test_outbuf_lines_numbers_and_overflow),
 		cmocka_unit_test(test_outbuf_hex_u64),
+		cmocka_unit_test(test_outbuf_cstr),
 		cmocka_unit_test(test_log_levels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
