@@ -102,6 +102,12 @@ static int m_user_list(void *be, struct store_users **lp)
 	return 0;
 }
 
+static void remove_at(struct memb *m, size_t i)
+{
+	mem_deref(m->bindings->v[i]);
+	m->bindings->v[i] = m->bindings->v[--m->bindings->n];
+}
+
 static size_t bindings_remove(struct memb *m, const struct store_binding *key, bool all_of_aor)
 {
 	size_t n = 0;
@@ -109,8 +115,7 @@ static size_t bindings_remove(struct memb *m, const struct store_binding *key, b
 		struct store_binding *b = m->bindings->v[i];
 		bool hit = all_of_aor ? slice_eq(b->aor, key->aor) : store_binding_same_key(b, key);
 		if (hit) {
-			mem_deref(b);
-			m->bindings->v[i] = m->bindings->v[--m->bindings->n];
+			remove_at(m, i);
 			n++;
 		} else {
 			i++;
@@ -186,10 +191,8 @@ static int m_binding_expire(void *be, int64_t now, size_t *n)
 	struct memb *m = be;
 	*n = 0;
 	for (size_t i = 0; i < m->bindings->n;) {
-		struct store_binding *b = m->bindings->v[i];
-		if (b->expires <= now) {
-			mem_deref(b);
-			m->bindings->v[i] = m->bindings->v[--m->bindings->n];
+		if (m->bindings->v[i]->expires <= now) {
+			remove_at(m, i);
 			(*n)++;
 		} else {
 			i++;
@@ -203,11 +206,9 @@ static int m_binding_expire_key(void *be, const struct store_binding *key, int64
 	struct memb *m = be;
 	*n = 0;
 	for (size_t i = 0; i < m->bindings->n; i++) {
-		struct store_binding *b = m->bindings->v[i];
-		if (store_binding_same_key(b, key)) {
-			if (b->expires <= now) {
-				mem_deref(b);
-				m->bindings->v[i] = m->bindings->v[--m->bindings->n];
+		if (store_binding_same_key(m->bindings->v[i], key)) {
+			if (m->bindings->v[i]->expires <= now) {
+				remove_at(m, i);
 				*n = 1;
 			}
 			break;

@@ -287,17 +287,25 @@ static int sq_binding_load_all(void *be, struct store_bindings **lp)
 	return bindings_query(be, S_B_ALL, (struct slice){ NULL, 0 }, lp);
 }
 
-static int sq_binding_del(void *be, const struct store_binding *key, size_t *n)
+/* Deletes key's binding (statement i: ?1 aor, ?2 binding key, ?3 now when expire_at is set). */
+static int delete_by_key(struct sq *q, enum stmt i, const char *what, const struct store_binding *key,
+			 const int64_t *expire_at, size_t *n)
 {
-	struct sq *q = be;
 	char k[2 * STORE_FIELD_MAX + 32];
 	size_t kl = store_binding_key(key, k, sizeof(k));
-	sqlite3_stmt *s = prep(q, S_B_DEL);
+	sqlite3_stmt *s = prep(q, i);
 	bind_text(s, 1, key->aor);
 	sqlite3_bind_text(s, 2, k, (int)kl, SQLITE_STATIC);
-	int e = step_done(q, S_B_DEL, "binding_del");
+	if (expire_at)
+		sqlite3_bind_int64(s, 3, *expire_at);
+	int e = step_done(q, i, what);
 	*n = e ? 0 : (size_t)sqlite3_changes(q->db);
 	return e;
+}
+
+static int sq_binding_del(void *be, const struct store_binding *key, size_t *n)
+{
+	return delete_by_key(be, S_B_DEL, "binding_del", key, NULL, n);
 }
 
 static int sq_binding_del_aor(void *be, struct slice aor, size_t *n)
@@ -322,16 +330,7 @@ static int sq_binding_expire(void *be, int64_t now, size_t *n)
 
 static int sq_binding_expire_key(void *be, const struct store_binding *key, int64_t now, size_t *n)
 {
-	struct sq *q = be;
-	char k[2 * STORE_FIELD_MAX + 32];
-	size_t kl = store_binding_key(key, k, sizeof(k));
-	sqlite3_stmt *s = prep(q, S_B_EXPIRE_KEY);
-	bind_text(s, 1, key->aor);
-	sqlite3_bind_text(s, 2, k, (int)kl, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, now);
-	int e = step_done(q, S_B_EXPIRE_KEY, "binding_expire_key");
-	*n = e ? 0 : (size_t)sqlite3_changes(q->db);
-	return e;
+	return delete_by_key(be, S_B_EXPIRE_KEY, "binding_expire_key", key, &now, n);
 }
 
 static void sq_close(void *be)
