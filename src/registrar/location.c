@@ -307,7 +307,7 @@ int location_aor_of(const struct sip_uri *uri, char *buf, size_t bufsz)
 	if (memchr(user, '\0', ulen))
 		return EINVAL; /* %00 in a user part can't be an AOR key */
 	size_t need = 4 + (ulen ? ulen + 1 : 0) + uri->host.len; /* "sip:" [user "@"] host */
-	if (need >= bufsz || uri->host.len >= 256)
+	if (need >= bufsz)
 		return EINVAL;
 	memcpy(buf, "sip:", 4);
 	char *p = buf + 4;

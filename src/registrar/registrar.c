@@ -197,8 +197,8 @@ static void finish_log(struct reg_req *q, uint16_t status, const char *reason, c
 	finish(q, status, reason, NULL, 0);
 }
 
-/* RFC 3261 10.3 step 8 / 20.17: Date in rfc1123 form, GMT, C-locale names. */
-/* RFC 3261 20.17 Date, rebuilt once a second per thread rather than formatted per reply. */
+/* RFC 3261 10.3 step 8 / 20.17: Date in rfc1123 form, GMT, C-locale names; rebuilt once a
+ * second per thread rather than formatted per reply. */
 static struct slice date_hdr(time_t now)
 {
 	static const char *const wd[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
