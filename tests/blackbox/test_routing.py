@@ -75,18 +75,23 @@ persistent = {persistent}
     return s
 
 
+def linked_set(sipsd_factory, pki, trunks, members, **kw):
+    """proxy_set_edge over the trunk hosts `members`, persistent links to both up, and alice
+    registered: (sipsd, alice)."""
+    s = proxy_set_edge(sipsd_factory, pki, [(trunks.host, t.port) for t in members], **kw)
+    s.wait_log("peer.up", count=len(members), timeout=15)
+    return s, registered(s, "alice")
+
+
 def options_to(ua, ruri, extra=()):
     ua.send(ua.request("OPTIONS", ruri, list(extra), call_id=rand() + "@test"))
     return ua.final_response("OPTIONS", timeout=15)
 
 
 def test_peer_503_fails_over_to_next_host(sipsd_factory, demo_pki, trunks):
-    h = trunks.host
     first = trunks(status=503)
     second = trunks(status=200)
-    s = proxy_set_edge(sipsd_factory, demo_pki, [(h, first.port), (h, second.port)])
-    s.wait_log("peer.up", count=2, timeout=15)
-    alice = registered(s, "alice")
+    s, alice = linked_set(sipsd_factory, demo_pki, trunks, [first, second])
     r = options_to(alice, "sip:someone@carrier.example")
     assert r.status == 200, r.raw
     assert len(first.requests("OPTIONS")) == 1 and len(second.requests("OPTIONS")) == 1
@@ -98,13 +103,10 @@ def test_peer_503_fails_over_to_next_host(sipsd_factory, demo_pki, trunks):
 
 
 def test_peer_that_never_answers_fails_over_after_the_timeout(sipsd_factory, demo_pki, trunks):
-    h = trunks.host
     silent = trunks(status=None)
     second = trunks(status=486)
     # T1 = 50 ms: timer B fires after 64*T1 = 3.2 s
-    s = proxy_set_edge(sipsd_factory, demo_pki, [(h, silent.port), (h, second.port)], t1=50)
-    s.wait_log("peer.up", count=2, timeout=15)
-    alice = registered(s, "alice")
+    s, alice = linked_set(sipsd_factory, demo_pki, trunks, [silent, second], t1=50)
     invite(alice, "someone@carrier.example")
     r = alice.final_response("INVITE", timeout=15)
     assert r.status == 486, r.raw
@@ -246,13 +248,10 @@ def test_strict_next_hop_gets_its_uri_as_request_uri(sipsd_factory, demo_pki, tr
 
 def test_route_names_the_host_and_port_of_a_proxy_set_member(sipsd_factory, demo_pki, trunks):
     """Two hosts of a proxy set on one address: a Route picks the one on its port."""
-    h = trunks.host
     first = trunks(status=200)
     second = trunks(status=200)
-    s = proxy_set_edge(sipsd_factory, demo_pki, [(h, first.port), (h, second.port)])
-    s.wait_log("peer.up", count=2, timeout=15)
-    alice = registered(s, "alice")
-    r = options_to(alice, "sip:someone@carrier.example", [f"Route: <sips:{h}:{second.port};lr>"])
+    s, alice = linked_set(sipsd_factory, demo_pki, trunks, [first, second])
+    r = options_to(alice, "sip:someone@carrier.example", [f"Route: <sips:{trunks.host}:{second.port};lr>"])
     assert r.status == 200, r.raw
     assert not first.requests("OPTIONS") and len(second.requests("OPTIONS")) == 1
 

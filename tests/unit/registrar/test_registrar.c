@@ -746,6 +746,19 @@ static void test_cseq_ordering(void **state)
 
 /* Only what a REGISTER changes reaches the store: removals of some bindings among others, a
  * Contact added and removed again in one request, refreshes beside untouched bindings. */
+/* A REGISTER that is answered 200, after which the store holds want bindings of aor, exactly
+ * the location service's. */
+static void reg_then_store(struct fx *f, struct req rq, const struct reg_origin *o, const char *aor, size_t want,
+			   struct rep *rep)
+{
+	reg_auth(f, rq, "SHA-256", "secret", o, rep);
+	assert_int_equal(rep->status, 200);
+	assert_int_equal(stored(f, aor), want);
+	assert_store_matches(f, aor);
+}
+
+/* Only what a REGISTER changes reaches the store: removals of some bindings among others, a
+ * Contact added and removed again in one request, refreshes beside untouched bindings. */
 static void test_store_follows_changes(void **state)
 {
 	(void)state;
@@ -758,36 +771,24 @@ static void test_store_follows_changes(void **state)
 	const char *aor = "sip:alice@example.com";
 	struct req rq = { .call_id = "s1", .cseq = 1,
 			  .hdrs = "Contact: <sip:a@192.0.2.1>, <sip:b@192.0.2.2>, <sip:c@192.0.2.3>\r\nExpires: 600\r\n" };
-	reg_auth(&f, rq, "SHA-256", "secret", &o, &rep);
-	assert_int_equal(rep.status, 200);
-	assert_int_equal(stored(&f, aor), 3);
-	assert_store_matches(&f, aor);
+	reg_then_store(&f, rq, &o, aor, 3, &rep);
 
 	/* remove b, refresh c, add d and take it back in the same request; a stays untouched */
 	rq = (struct req){ .call_id = "s2", .cseq = 1,
 			   .hdrs = "Contact: <sip:b@192.0.2.2>;expires=0, <sip:c@192.0.2.3>;expires=900, "
 				   "<sip:d@192.0.2.4>;expires=300, <sip:d@192.0.2.4>;expires=0\r\n" };
-	reg_auth(&f, rq, "SHA-256", "secret", &o, &rep);
-	assert_int_equal(rep.status, 200);
+	reg_then_store(&f, rq, &o, aor, 2, &rep);
 	assert_int_equal(count_lines(rep.hdrs, "Contact: "), 2);
-	assert_int_equal(stored(&f, aor), 2);
-	assert_store_matches(&f, aor);
 
 	/* another device's REGISTER (other Call-ID) leaves a and c as they are */
 	rq = (struct req){ .call_id = "s3", .cseq = 5, .hdrs = "Contact: <sip:e@192.0.2.5>\r\nExpires: 120\r\n" };
-	reg_auth(&f, rq, "SHA-256", "secret", &o, &rep);
-	assert_int_equal(rep.status, 200);
-	assert_int_equal(stored(&f, aor), 3);
-	assert_store_matches(&f, aor);
+	reg_then_store(&f, rq, &o, aor, 3, &rep);
 
 	/* the last bindings removed one by one */
 	rq = (struct req){ .call_id = "s4", .cseq = 1,
 			   .hdrs = "Contact: <sip:a@192.0.2.1>;expires=0, <sip:c@192.0.2.3>;expires=0, "
 				   "<sip:e@192.0.2.5>;expires=0\r\n" };
-	reg_auth(&f, rq, "SHA-256", "secret", &o, &rep);
-	assert_int_equal(rep.status, 200);
-	assert_int_equal(stored(&f, aor), 0);
-	assert_store_matches(&f, aor);
+	reg_then_store(&f, rq, &o, aor, 0, &rep);
 	fx_free(&f);
 }
 
