@@ -118,6 +118,41 @@ def test_basic_call_alice_to_bob(edge):
         u.close()
 
 
+def test_flow_token_with_a_wrong_mac_is_not_followed_in_a_live_dialog(edge):
+    """The proxy remembers the flow-token MACs it computed: a token naming the live dialog's
+    flows but carrying another MAC must still be refused (routed by its Request-URI instead),
+    while the genuine one reaches the callee's flow whatever the Request-URI says."""
+    alice = registered(edge, "alice")
+    bob = registered(edge, "bob")
+    invite(alice, "bob@localhost")
+    inv, tag = answer(bob)
+    ok = alice.final_response("INVITE")
+    assert ok.status == 200, ok.raw
+    routes = route_set(ok)
+    alice.send(alice.request("ACK", "sip:bob@localhost", [f"Route: {r}" for r in routes], to="sip:bob@localhost",
+                             call_id=alice.call_id, cseq=alice.cseq, to_tag=tag))
+    bob.wait(lambda m: m.method == "ACK")  # the MAC of this flow pair is now remembered
+
+    def tampered(r):
+        # sip:f.A.B.MAC@host...: change the MAC's last hex digit
+        user, at, rest = r.partition("@")
+        return user[:-1] + ("0" if user[-1] != "0" else "1") + at + rest
+
+    forged = [tampered(r) if ":f." in r else r for r in routes]
+    assert forged != routes
+    alice.send(alice.request("BYE", "sip:nobody@localhost", [f"Route: {r}" for r in forged], to="sip:bob@localhost",
+                             call_id=alice.call_id, to_tag=tag))
+    assert alice.final_response("BYE").status >= 400
+    with pytest.raises(TimeoutError):
+        bob.wait(lambda m: m.method == "BYE", timeout=1)
+    # control: the genuine token is followed to bob's flow although nobody is the Request-URI
+    alice.send(alice.request("BYE", "sip:nobody@localhost", [f"Route: {r}" for r in routes], to="sip:bob@localhost",
+                             call_id=alice.call_id, to_tag=tag))
+    got_bye = bob.wait(lambda m: m.method == "BYE")
+    bob.send(response_to(got_bye, 200, "OK"))
+    assert alice.final_response("BYE").status == 200
+
+
 def test_cancel_before_answer(edge):
     alice = registered(edge, "alice")
     bob = registered(edge, "bob")
