@@ -440,6 +440,25 @@ static void conn_read_h(evutil_socket_t fd, short what, void *arg)
 		conn_read(c);
 }
 
+/* A failed TLS write. An outbound connection that has read nothing yet may be failing because
+ * the server refused our certificate (TLS 1.3: the alert comes after our handshake finished,
+ * see conn_read) and closed: read that alert, if it is there, so the refusal is reported as
+ * the handshake failure it is rather than as a write error. */
+static void conn_fail_tls_write(struct tp_conn *c)
+{
+	if (!c->inbound && c->bytes_in == 0) {
+		char b;
+		ERR_clear_error();
+		int r = SSL_read(c->ssl, &b, 1);
+		if (r <= 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_SSL) {
+			c->close_reason = tp_tls_handshake_failed(c, SSL_ERROR_SSL);
+			tp_conn_destroy_now(c);
+			return;
+		}
+	}
+	tp_conn_fail(c, "TLS write error");
+}
+
 static void conn_flush(struct tp_conn *c)
 {
 	while (c->tx_head) {
@@ -455,7 +474,7 @@ static void conn_flush(struct tp_conn *c)
 					event_add(c->wev, NULL);
 					return;
 				}
-				tp_conn_fail(c, "TLS write error");
+				conn_fail_tls_write(c);
 				return;
 			}
 			n = r;
