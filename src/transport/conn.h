@@ -50,6 +50,8 @@ struct tp_conn {
 	char *rx;
 	size_t rx_len, rx_cap;
 	struct tp_txbuf *tx_head, *tx_tail;
+	struct tp_conn *flush_next; /* worker's deferred-flush list (holds a reference) */
+	bool flush_queued;
 	uint64_t created_ms, last_rx_ms;
 	uint64_t bytes_in, bytes_out;
 	unsigned idle_timeout;
@@ -95,6 +97,10 @@ struct tp_worker {
 	/* Connections by id (chained hash, power-of-two buckets). */
 	struct tp_conn **ctab;
 	size_t ctab_cap;
+	/* While a read is dispatched, sends only queue; the connections written to are flushed
+	 * once it returns, so messages for one peer leave together (stream.c). */
+	unsigned batch_depth;
+	struct tp_conn *flush_head, *flush_tail;
 };
 
 #endif

@@ -114,12 +114,14 @@ void tp_worker_inbox_h(evutil_socket_t fd, short what, void *arg)
 	struct tp_post *m = w->inbox_head;
 	w->inbox_head = w->inbox_tail = NULL;
 	pthread_mutex_unlock(&w->inbox_lock);
+	tp_worker_batch_begin(w);
 	while (m) {
 		struct tp_post *next = m->next;
 		m->fn(m->arg);
 		free(m);
 		m = next;
 	}
+	tp_worker_batch_end(w);
 }
 
 void tp_worker_inbox_drain(struct tp_worker *w)

@@ -19,7 +19,7 @@
 
 static atomic_uint_fast64_t next_conn_id = 1;
 
-enum { RX_CHUNK = 4096, TX_MAX_QUEUED = 4u << 20 };
+enum { RX_CHUNK = 4096, TX_MAX_QUEUED = 4u << 20, TX_COALESCE_MAX = 16384 /* one TLS record */ };
 
 static void conn_read_h(evutil_socket_t fd, short what, void *arg);
 static void conn_write_h(evutil_socket_t fd, short what, void *arg);
@@ -436,17 +436,61 @@ static void conn_read(struct tp_conn *c)
 	}
 }
 
+/* Sends made while a read is dispatched (or posts from other threads run, pool.c) only queue;
+ * tp_worker_batch_end flushes them. The answers to messages that arrived together (a 180 and
+ * a 200, an ACK and a BYE, many calls on one trunk) then leave in one TLS record and one
+ * write(), as redis writes its replies before it sleeps. A record costs OpenSSL about 9 k
+ * instructions (callgrind), a loopback write() about 5 µs (perf). */
+void tp_worker_batch_begin(struct tp_worker *w)
+{
+	w->batch_depth++;
+}
+
+static void batch_defer(struct tp_conn *c)
+{
+	struct tp_worker *w = c->w;
+	if (c->flush_queued)
+		return;
+	c->flush_queued = true;
+	c->flush_next = NULL;
+	mem_ref(c);
+	if (w->flush_tail)
+		w->flush_tail->flush_next = c;
+	else
+		w->flush_head = c;
+	w->flush_tail = c;
+}
+
+void tp_worker_batch_end(struct tp_worker *w)
+{
+	if (--w->batch_depth)
+		return;
+	while (w->flush_head) {
+		struct tp_conn *c = w->flush_head;
+		w->flush_head = c->flush_next;
+		if (!w->flush_head)
+			w->flush_tail = NULL;
+		c->flush_queued = false;
+		if (c->state == TP_CONN_UP)
+			conn_flush(c);
+		mem_deref(c);
+	}
+}
+
 static void conn_read_h(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct tp_conn *c = arg;
-	if (c->state == TP_CONN_HANDSHAKE) {
-		if (conn_handshake(c) != 1)
-			return;
+	struct tp_worker *w = c->w; /* c may be unlinked from it below */
+	tp_worker_batch_begin(w);
+	if (c->state == TP_CONN_HANDSHAKE && conn_handshake(c) != 1) {
+		tp_worker_batch_end(w);
+		return;
 	}
 	if (c->state == TP_CONN_UP)
 		conn_read(c);
+	tp_worker_batch_end(w);
 }
 
 /* A failed TLS write. An outbound connection that has read nothing yet may be failing because
@@ -468,9 +512,42 @@ static void conn_fail_tls_write(struct tp_conn *c)
 	tp_conn_fail(c, "TLS write error");
 }
 
+/* Joins the queued messages (up to one TLS record) into one buffer, so they leave in one
+ * SSL_write and one write(). A TLS write retried after WANT_WRITE may pass a longer buffer
+ * that starts with the same bytes (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), which this is. */
+static void conn_coalesce(struct tp_conn *c)
+{
+	struct tp_txbuf *h = c->tx_head, *end = h;
+	size_t total = 0;
+	while (end && total + (end->len - end->off) <= TX_COALESCE_MAX) {
+		total += end->len - end->off;
+		end = end->next;
+	}
+	if (!h || end == h || end == h->next)
+		return; /* fewer than two fit */
+	struct tp_txbuf *m = malloc(sizeof(*m) + total);
+	if (!m)
+		return; /* one at a time then */
+	m->len = total;
+	m->off = 0;
+	size_t at = 0;
+	while (c->tx_head != end) {
+		struct tp_txbuf *b = c->tx_head;
+		memcpy(m->data + at, b->data + b->off, b->len - b->off);
+		at += b->len - b->off;
+		c->tx_head = b->next;
+		free(b);
+	}
+	m->next = end;
+	c->tx_head = m;
+	if (!end)
+		c->tx_tail = m;
+}
+
 static void conn_flush(struct tp_conn *c)
 {
 	while (c->tx_head) {
+		conn_coalesce(c);
 		struct tp_txbuf *b = c->tx_head;
 		size_t left = b->len - b->off;
 		ssize_t n;
@@ -597,8 +674,12 @@ static int conn_queue(struct tp_conn *c, const void *buf, size_t len)
 	else
 		c->tx_head = b;
 	c->tx_tail = b;
-	if (c->state == TP_CONN_UP)
-		conn_flush(c);
+	if (c->state == TP_CONN_UP) {
+		if (c->w && c->w->batch_depth)
+			batch_defer(c);
+		else
+			conn_flush(c);
+	}
 	return 0;
 }
 

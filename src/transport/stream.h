@@ -10,6 +10,10 @@ void tp_conn_fail(struct tp_conn *c, const char *why);
 /* Unlink and free now, without flushing. */
 void tp_conn_destroy_now(struct tp_conn *c);
 void tp_worker_conn_gone(struct tp_worker *w);
+/* Between begin and end, sends on a connection only queue; end flushes them, so messages for
+ * one peer leave in one TLS record. Nests. */
+void tp_worker_batch_begin(struct tp_worker *w);
+void tp_worker_batch_end(struct tp_worker *w);
 int tp_socket_nonblock(int fd);
 
 /* Outbound connection (connect() already issued); ssl NULL for TCP. */

@@ -1,5 +1,6 @@
 """SIP over TLS, TCP and UDP against the real daemon: requests answered on the connection they
 came on, keepalives, idle timeout, framing errors, persistent outbound peer links."""
+import re
 import socket
 import time
 
@@ -64,6 +65,27 @@ def test_options_over_tls_gets_200_with_to_tag(server, demo_pki):
     time.sleep(0.1)
     c.sendall(msg[30:])
     assert "opt-2@test" in read_response(c)
+    c.close()
+
+
+def test_answers_to_requests_that_came_together_leave_together_in_order(server, demo_pki):
+    """Requests read in one go are answered in one TLS record (one write), in order; more than
+    a record's worth still all arrive."""
+    c = tls_connect(client_context(demo_pki), server.host, server.port)
+    n = 60  # about 24 KB of answers: more than one 16 KB TLS record
+    c.sendall(b"".join(options(branch="z9hG4bKtogether%d" % i, call_id="together-%d@test" % i)
+                       for i in range(n)))
+    c.settimeout(5)
+    records = []
+    data = b""
+    while data.count(b"SIP/2.0 200 ") < n:
+        chunk = c.recv(65536)  # at most one TLS record's plaintext
+        assert chunk, "connection closed after %d answers" % data.count(b"SIP/2.0 200 ")
+        records.append(chunk)
+        data += chunk
+    assert records[0].count(b"SIP/2.0 200 ") > 1, "the first answers came one record each"
+    order = [int(x) for x in re.findall(rb"Call-ID: together-(\d+)@test", data)]
+    assert order == list(range(n))
     c.close()
 
 
