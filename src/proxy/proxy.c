@@ -337,6 +337,7 @@ struct branch {
 	struct txn_hop hop;
 	char *offer;
 	size_t offer_len;
+	struct sdp *offer_sdp; /* offer parsed (points into offer), unless it was stripped */
 	struct sdp_policy pol;
 	struct sdp_hop shop;
 	bool check_answer;
@@ -381,6 +382,7 @@ static void fwd_unlink_free(struct fwd *f)
 	if (f->timer_c)
 		event_free(f->timer_c);
 	for (size_t i = 0; i < f->nbr; i++) {
+		mem_deref(f->br[i].offer_sdp);
 		free(f->br[i].offer);
 		free(f->br[i].retry);
 	}
@@ -554,8 +556,10 @@ static bool answer_refused(struct fwd *f, struct branch *b, const struct sip_msg
 		return false; /* answer comes in the ACK (late offer): judged there by the UA */
 	struct sdp_verdict v = { 0 };
 	struct proxy *p = f->pw->p;
-	int e = sdp_policy_check_answer_body(&v, (struct slice){ b->offer, b->offer_len }, body, &b->pol, &b->shop,
-					     p->warn_host, &p->sdp_metrics);
+	int e = b->offer_sdp ? sdp_policy_check_answer_to(&v, b->offer_sdp, body, &b->pol, &b->shop, p->warn_host,
+							  &p->sdp_metrics)
+			     : sdp_policy_check_answer_body(&v, (struct slice){ b->offer, b->offer_len }, body, &b->pol,
+							    &b->shop, p->warn_host, &p->sdp_metrics);
 	bool refuse = e == 0 && v.action == SDP_REJECT;
 	if (refuse) {
 		struct slice cid = sip_msg_call_id(resp);
@@ -1051,13 +1055,20 @@ static int start_branch(struct fwd *f, const struct sip_msg *req, const struct t
 	struct sdp_verdict sv = { 0 };
 	struct sdp_policy pol;
 	struct sdp_hop shop = { 0 };
+	/* The offer as forwarded, kept with the branch to judge the answer; parsed once, here. */
+	char *kept = NULL;
+	struct sdp *kept_sdp = NULL;
 	if (offer) {
 		/* RFC 4568 8: keys only where every hop is TLS; the leg's policy judges the rest. */
 		policy_of(t->pp ? &t->pp->cp->media : f->o.iface ? &f->o.iface->media : NULL, &pol);
 		shop.next_hop_tls = t->tls;
 		shop.target_sips = f->sips || (t->final_hop && f->o.tls);
-		if (sdp_policy_check_offer_body(&sv, body, &pol, &shop, p->warn_host, &p->sdp_metrics) ||
+		if ((kept = malloc(body.len + 1)))
+			memcpy(kept, body.p, body.len);
+		if (sdp_policy_check_offer_keep(&sv, kept ? (struct slice){ kept, body.len } : body, &pol, &shop,
+						p->warn_host, &p->sdp_metrics, kept ? &kept_sdp : NULL) ||
 		    sv.action == SDP_REJECT) {
+			free(kept);
 			log_info("media.offer_refused", "call_id=\"%.*s\" target=\"%s\" status=%u reason=%s", (int)cid.len,
 				 cid.p, t->desc, sv.status, sdp_reason_name(sv.reason));
 			if (refused && !refused->status) {
@@ -1106,13 +1117,20 @@ static int start_branch(struct fwd *f, const struct sip_msg *req, const struct t
 		if (err)
 			continue; /* the next host, if any */
 		if (offer) {
-			struct slice fwd_offer = sv.action == SDP_ACCEPT_STRIPPED ? (struct slice){ sv.body, sv.body_len } : body;
-			if ((b->offer = malloc(fwd_offer.len + 1))) {
-				memcpy(b->offer, fwd_offer.p, fwd_offer.len);
-				b->offer_len = fwd_offer.len;
+			if (sv.action == SDP_ACCEPT_STRIPPED) {
+				free(kept);
+				if ((kept = malloc(sv.body_len + 1)))
+					memcpy(kept, sv.body, sv.body_len);
+			}
+			if (kept) {
+				b->offer = kept;
+				b->offer_len = sv.action == SDP_ACCEPT_STRIPPED ? sv.body_len : body.len;
+				b->offer_sdp = kept_sdp;
 				b->pol = pol;
 				b->shop = shop;
 				b->check_answer = m == SIP_METHOD_INVITE;
+				kept = NULL;
+				kept_sdp = NULL;
 			}
 		}
 		if (t->pp && h + 1 < end && (b->retry = malloc(sizeof(*b->retry))))
@@ -1124,6 +1142,8 @@ static int start_branch(struct fwd *f, const struct sip_msg *req, const struct t
 		sdp_verdict_clear(&sv);
 		return 0;
 	}
+	mem_deref(kept_sdp);
+	free(kept);
 	sdp_verdict_clear(&sv);
 	return err;
 }

@@ -665,7 +665,16 @@ int sdp_policy_check_offer_body(struct sdp_verdict *v, struct slice body,
 				const struct sdp_policy *pol, const struct sdp_hop *hop,
 				const char *warn_host, struct sdp_metrics *metrics)
 {
+	return sdp_policy_check_offer_keep(v, body, pol, hop, warn_host, metrics, NULL);
+}
+
+int sdp_policy_check_offer_keep(struct sdp_verdict *v, struct slice body,
+				const struct sdp_policy *pol, const struct sdp_hop *hop,
+				const char *warn_host, struct sdp_metrics *metrics, struct sdp **keep)
+{
 	struct sdp *sdp = NULL;
+	if (keep)
+		*keep = NULL;
 	struct sdp_error pe;
 	if (!args_ok(v, pol, hop))
 		return EINVAL;
@@ -683,7 +692,10 @@ int sdp_policy_check_offer_body(struct sdp_verdict *v, struct slice body,
 		return 0;
 	}
 	rc = sdp_policy_check_offer(v, sdp, pol, hop, warn_host, metrics);
-	mem_deref(sdp);
+	if (rc == 0 && keep && v->action == SDP_ACCEPT)
+		*keep = sdp;
+	else
+		mem_deref(sdp);
 	return rc;
 }
 
@@ -827,34 +839,54 @@ int sdp_policy_check_answer(struct sdp_verdict *v, const struct sdp *offer,
 	return 0;
 }
 
+static void malformed_answer(struct sdp_verdict *v, const char *warn_host, const char *what,
+			     const struct sdp_error *pe, int rc, struct sdp_metrics *metrics)
+{
+	malformed(v, 488, warn_host, what, pe, rc);
+	if (metrics) {
+		bump(&metrics->answers);
+		bump(&metrics->answers_rejected[SDP_REASON_MALFORMED_SDP]);
+	}
+}
+
+int sdp_policy_check_answer_to(struct sdp_verdict *v, const struct sdp *offer, struct slice answer,
+			       const struct sdp_policy *pol, const struct sdp_hop *hop,
+			       const char *warn_host, struct sdp_metrics *metrics)
+{
+	struct sdp *a = NULL;
+	struct sdp_error pe;
+	if (!args_ok(v, pol, hop) || !offer)
+		return EINVAL;
+	memset(v, 0, sizeof(*v));
+	int rc = sdp_parse(&a, answer, NULL, &pe);
+	if (rc == ENOMEM || rc == EINVAL)
+		return rc;
+	if (rc) {
+		malformed_answer(v, warn_host, "SDP answer", &pe, rc, metrics);
+		return 0;
+	}
+	rc = sdp_policy_check_answer(v, offer, a, pol, hop, warn_host, metrics);
+	mem_deref(a);
+	return rc;
+}
+
 int sdp_policy_check_answer_body(struct sdp_verdict *v, struct slice offer, struct slice answer,
 				 const struct sdp_policy *pol, const struct sdp_hop *hop,
 				 const char *warn_host, struct sdp_metrics *metrics)
 {
-	struct sdp *o = NULL, *a = NULL;
+	struct sdp *o = NULL;
 	struct sdp_error pe;
-	int rc;
 	if (!args_ok(v, pol, hop))
 		return EINVAL;
 	memset(v, 0, sizeof(*v));
-	rc = sdp_parse(&o, offer, NULL, &pe);
-	if (rc == 0)
-		rc = sdp_parse(&a, answer, NULL, &pe);
-	if (rc == ENOMEM || rc == EINVAL) {
-		mem_deref(o);
+	int rc = sdp_parse(&o, offer, NULL, &pe);
+	if (rc == ENOMEM || rc == EINVAL)
 		return rc;
-	}
 	if (rc) {
-		malformed(v, 488, warn_host, o ? "SDP answer" : "SDP offer", &pe, rc);
-		rc = 0;
-		if (metrics) {
-			bump(&metrics->answers);
-			bump(&metrics->answers_rejected[SDP_REASON_MALFORMED_SDP]);
-		}
-	} else {
-		rc = sdp_policy_check_answer(v, o, a, pol, hop, warn_host, metrics);
+		malformed_answer(v, warn_host, "SDP offer", &pe, rc, metrics);
+		return 0;
 	}
+	rc = sdp_policy_check_answer_to(v, o, answer, pol, hop, warn_host, metrics);
 	mem_deref(o);
-	mem_deref(a);
 	return rc;
 }

@@ -157,6 +157,11 @@ int sdp_policy_check_offer(struct sdp_verdict *v, const struct sdp *offer,
 int sdp_policy_check_offer_body(struct sdp_verdict *v, struct slice body,
 				const struct sdp_policy *pol, const struct sdp_hop *hop,
 				const char *warn_host, struct sdp_metrics *metrics);
+/* Same, and when the offer is accepted as it is and keep is not NULL, *keep gets it parsed,
+ * for sdp_policy_check_answer_to (mem_deref it). It points into body, which must outlive it. */
+int sdp_policy_check_offer_keep(struct sdp_verdict *v, struct slice body,
+				const struct sdp_policy *pol, const struct sdp_hop *hop,
+				const char *warn_host, struct sdp_metrics *metrics, struct sdp **keep);
 
 /* Judge an answer against the offer that was forwarded (the stripped one, if stripped). hop is
  * the hop the answer travels back on. Failures carry status 488 and a Warning. */
@@ -167,5 +172,10 @@ int sdp_policy_check_answer(struct sdp_verdict *v, const struct sdp *offer,
 int sdp_policy_check_answer_body(struct sdp_verdict *v, struct slice offer, struct slice answer,
 				 const struct sdp_policy *pol, const struct sdp_hop *hop,
 				 const char *warn_host, struct sdp_metrics *metrics);
+/* The answer's raw body against an offer parsed before (sdp_policy_check_offer_keep), so a
+ * proxied call parses its offer once. */
+int sdp_policy_check_answer_to(struct sdp_verdict *v, const struct sdp *offer, struct slice answer,
+			       const struct sdp_policy *pol, const struct sdp_hop *hop,
+			       const char *warn_host, struct sdp_metrics *metrics);
 
 #endif

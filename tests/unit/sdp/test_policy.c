@@ -53,6 +53,23 @@ static void check(const char *body, struct sdp_policy pol, const struct sdp_hop 
 		fail();
 	}
 	sdptest_no_key_in(v.warning, slice_from_cstr(body), "warning");
+	/* The same verdict when the offer is kept parsed; kept only when accepted as it is. */
+	struct sdp_verdict k;
+	struct sdp *kept = (struct sdp *)&k; /* must be overwritten */
+	assert_int_equal(sdp_policy_check_offer_keep(&k, slice_from_cstr(body), &pol, hop, HOST, NULL, &kept), 0);
+	assert_int_equal(k.action, v.action);
+	assert_int_equal(k.status, v.status);
+	assert_int_equal(k.reason, v.reason);
+	assert_string_equal(k.warning, v.warning);
+	if (action == SDP_ACCEPT) {
+		assert_non_null(kept);
+		assert_ptr_equal(sdp_body(kept).p, body); /* points into the body, not a copy */
+		assert_int_equal(sdp_body(kept).len, strlen(body));
+	} else {
+		assert_null(kept);
+	}
+	mem_deref(kept);
+	sdp_verdict_clear(&k);
 	if (out)
 		*out = v;
 	else
@@ -285,6 +302,18 @@ static void check_answer(const char *offer, const char *answer, struct sdp_polic
 		fail();
 	}
 	sdptest_no_key_in(v.warning, slice_from_cstr(answer), "warning");
+	/* Against the offer parsed before, the same verdict. */
+	struct sdp *o = NULL;
+	if (sdp_parse(&o, slice_from_cstr(offer), NULL, NULL) == 0) {
+		struct sdp_verdict t;
+		assert_int_equal(sdp_policy_check_answer_to(&t, o, slice_from_cstr(answer), &pol, hop, HOST, NULL), 0);
+		assert_int_equal(t.action, v.action);
+		assert_int_equal(t.status, v.status);
+		assert_int_equal(t.reason, v.reason);
+		assert_string_equal(t.warning, v.warning);
+		sdp_verdict_clear(&t);
+		mem_deref(o);
+	}
 	sdp_verdict_clear(&v);
 }
 
