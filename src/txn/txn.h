@@ -142,6 +142,6 @@ void txn_client_set_conn(struct txn_client *ct, uint64_t conn_id);
 void txn_client_transport_error(struct txn_client *ct, int err);
 const struct txn_hop *txn_client_hop(const struct txn_client *ct);
 /* The request as sent (parsed); NULL once over. */
-const struct sip_msg *txn_client_request(const struct txn_client *ct);
+const struct sip_msg *txn_client_request(struct txn_client *ct);
 
 #endif

@@ -879,6 +879,48 @@ static void test_client_no_match(void **state)
 	assert_non_null(ct);
 }
 
+/* A start that names its branch takes it from the top Via's first value only, whole, in any
+ * header form; otherwise the full parse decides. The request is parsed later, for a CANCEL. */
+static void test_client_start_with_a_named_branch(void **state)
+{
+	(void)state;
+	static const char rest[] = "Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\n"
+				   "Call-ID: nb@x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+	static const struct {
+		const char *via;
+		const char *branch;
+		int want;
+	} cases[] = {
+		{ "v:SIP/2.0/UDP 198.51.100.1;branch=z9hG4bKnb1\r\n", "z9hG4bKnb1", 0 },
+		{ "VIA : SIP/2.0/UDP 198.51.100.1;BRANCH=z9hG4bKnb2;rport\r\n", "z9hG4bKnb2", 0 },
+		{ "Via: SIP/2.0/UDP 198.51.100.1;branch=z9hG4bKnb3x\r\n", "z9hG4bKnb3", EINVAL }, /* a prefix */
+		{ "Via: SIP/2.0/UDP 198.51.100.1, SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKnb4\r\n", "z9hG4bKnb4",
+		  EINVAL }, /* the second value's */
+		{ "Via: SIP/2.0/UDP 198.51.100.1;branch=z9hG4bKup\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKnb5\r\n",
+		  "z9hG4bKnb5", EINVAL }, /* the second Via's */
+		{ "Via-Not: SIP/2.0/UDP 198.51.100.1;branch=z9hG4bKnb6\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKnb6\r\n",
+		  "z9hG4bKnb6", 0 },
+	};
+	struct got r = { 0 };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char b[1024];
+		int n = snprintf(b, sizeof(b), "INVITE sip:bob@203.0.113.5:5070 SIP/2.0\r\n%s%s", cases[i].via, rest);
+		struct txn_hop h = hop(CONF_TP_TLS);
+		struct txn_client *ct = NULL;
+		assert_int_equal(txn_client_start(g.l, &h, b, (size_t)n, slice_from_cstr(cases[i].branch), on_resp, &r, &ct),
+				 cases[i].want);
+		if (cases[i].want)
+			continue;
+		size_t before = g.nsent;
+		feed(180, cases[i].branch, "INVITE", 0); /* matched on the branch it was given */
+		assert_int_equal(txn_client_cancel(ct), 0);
+		assert_int_equal(g.nsent, before + 1);
+		assert_true(starts(&g.sent[before], "CANCEL sip:bob@203.0.113.5:5070 SIP/2.0\r\n"));
+		assert_non_null(strstr(g.sent[before].buf, cases[i].branch));
+		assert_non_null(strstr(g.sent[before].buf, "\r\nCSeq: 1 CANCEL\r\n"));
+	}
+}
+
 /* ---- lifetimes ---- */
 
 struct owner {
@@ -1043,6 +1085,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_reliable_final_ack_and_timer_d_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_transport_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_cancel_before_provisional, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_start_with_a_named_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_cancel_after_provisional, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_cancel_final_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_no_match, setup, teardown),
