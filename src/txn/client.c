@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -33,6 +34,7 @@ struct txn_client {
 	struct event *tmr_rt;    /* A, E */
 	struct event *tmr_to;    /* B, F, D, K, and 64*T1 after a CANCEL */
 	struct event *ev_end;    /* synthesized 503 from the loop */
+	struct event evs[3];     /* the three above, embedded: no allocation per transaction */
 	unsigned rt_ms;
 	char *ack;               /* 17.1.1.3 ACK, re-sent for each retransmitted final (mem) */
 	size_t ack_len;
@@ -45,12 +47,11 @@ struct txn_client {
 static void cli_destroy(void *data)
 {
 	struct txn_client *ct = data;
-	if (ct->tmr_rt)
-		event_free(ct->tmr_rt);
-	if (ct->tmr_to)
-		event_free(ct->tmr_to);
-	if (ct->ev_end)
-		event_free(ct->ev_end);
+	if (ct->tmr_rt) {
+		event_del(ct->tmr_rt);
+		event_del(ct->tmr_to);
+		event_del(ct->ev_end);
+	}
 	mem_deref(ct->msg);
 	mem_deref(ct->req);
 	mem_deref(ct->ack);
@@ -272,13 +273,14 @@ static int cli_start(struct txn_layer *l, const struct txn_hop *to, char *buf, s
 	ct->hop = *to;
 	ct->h = h;
 	ct->arg = arg;
-	ct->tmr_rt = evtimer_new(l->base, tmr_rt_cb, ct);
-	ct->tmr_to = evtimer_new(l->base, tmr_to_cb, ct);
-	ct->ev_end = evtimer_new(l->base, ev_end_cb, ct);
-	if (!ct->tmr_rt || !ct->tmr_to || !ct->ev_end) {
-		err = ENOMEM;
+	if (evtimer_assign(&ct->evs[0], l->base, tmr_rt_cb, ct) || evtimer_assign(&ct->evs[1], l->base, tmr_to_cb, ct) ||
+	    evtimer_assign(&ct->evs[2], l->base, ev_end_cb, ct)) {
+		err = EINVAL;
 		goto out;
 	}
+	ct->tmr_rt = &ct->evs[0];
+	ct->tmr_to = &ct->evs[1];
+	ct->ev_end = &ct->evs[2];
 	ct->l = l;
 	txn_table_insert(&l->cli, &ct->hl, txn_hash_ci(ct->branch));
 	txn_node_link(&l->all_cli, &ct->node);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -35,6 +36,7 @@ struct txn_server {
 	struct event *tmr_rt;   /* G */
 	struct event *tmr_to;   /* H, I, J, L */
 	struct event *ev_end;   /* owner notification from the loop */
+	struct event evs[3];    /* the three above, embedded: no allocation per transaction */
 	unsigned rt_ms;
 	int end_reason;
 	bool end_pending;
@@ -47,12 +49,11 @@ struct txn_server {
 static void srv_destroy(void *data)
 {
 	struct txn_server *st = data;
-	if (st->tmr_rt)
-		event_free(st->tmr_rt);
-	if (st->tmr_to)
-		event_free(st->tmr_to);
-	if (st->ev_end)
-		event_free(st->ev_end);
+	if (st->tmr_rt) {
+		event_del(st->tmr_rt);
+		event_del(st->tmr_to);
+		event_del(st->ev_end);
+	}
 	mem_deref(st->resp);
 	mem_deref(st->sent_to_tag);
 	mem_deref(st->req);
@@ -255,13 +256,14 @@ static int srv_alloc(struct txn_layer *l, struct sip_msg *req, const struct txn_
 	struct txn_server *st = mem_zalloc(sizeof(*st), srv_destroy);
 	if (!st)
 		return ENOMEM;
-	st->tmr_rt = evtimer_new(l->base, tmr_rt_cb, st);
-	st->tmr_to = evtimer_new(l->base, tmr_to_cb, st);
-	st->ev_end = evtimer_new(l->base, ev_end_cb, st);
-	if (!st->tmr_rt || !st->tmr_to || !st->ev_end) {
+	if (evtimer_assign(&st->evs[0], l->base, tmr_rt_cb, st) || evtimer_assign(&st->evs[1], l->base, tmr_to_cb, st) ||
+	    evtimer_assign(&st->evs[2], l->base, ev_end_cb, st)) {
 		mem_deref(st);
-		return ENOMEM;
+		return EINVAL;
 	}
+	st->tmr_rt = &st->evs[0];
+	st->tmr_to = &st->evs[1];
+	st->ev_end = &st->evs[2];
 	st->req = mem_ref(req);
 	st->hop = *from;
 	st->invite = sip_msg_method_id(req) == SIP_METHOD_INVITE;
