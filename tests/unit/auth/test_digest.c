@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "auth/cred.h"
 #include "auth/digest.h"
 #include "auth/nonce.h"
@@ -156,6 +158,36 @@ static void test_rfc2617_text_example(void **state)
 	assert_int_equal(auth_digest_response(&in, resp), 0);
 	assert_string_equal(resp, c.response);
 	free(text);
+}
+
+/* Parts are hashed joined when they fit a buffer and one by one when not: both give H(a:b:c),
+ * checked against OpenSSL's one-shot digest, switching algorithms on the same thread. */
+static void test_long_and_short_parts(void **state)
+{
+	(void)state;
+	static const char *const md_names[] = { "MD5", "SHA256", "SHA512-256" };
+	static const enum auth_alg algs[] = { AUTH_ALG_MD5, AUTH_ALG_SHA256, AUTH_ALG_SHA512_256 };
+	static const size_t user_lens[] = { 5, 1000, 3000 };
+	for (size_t round = 0; round < 2; round++)
+		for (size_t u = 0; u < sizeof(user_lens) / sizeof(user_lens[0]); u++)
+			for (size_t a = 0; a < 3; a++) {
+				char user[3001], text[3100], want[AUTH_HEX_MAX], got[AUTH_HEX_MAX];
+				memset(user, 'u', user_lens[u]);
+				user[user_lens[u]] = '\0';
+				int tl = snprintf(text, sizeof(text), "%s:realm.example:secret", user);
+				unsigned char h[EVP_MAX_MD_SIZE];
+				unsigned hl = 0;
+				EVP_MD *md = EVP_MD_fetch(NULL, md_names[a], NULL);
+				assert_non_null(md);
+				assert_int_equal(EVP_Digest(text, (size_t)tl, h, &hl, md, NULL), 1);
+				EVP_MD_free(md);
+				for (unsigned i = 0; i < hl; i++)
+					snprintf(want + 2 * i, 3, "%02x", h[i]);
+				assert_int_equal(auth_ha1(algs[a], slice_from_cstr(user), slice_from_cstr("realm.example"),
+							  slice_from_cstr("secret"), got),
+						 0);
+				assert_string_equal(got, want);
+			}
 }
 
 static void test_alg_names(void **state)
@@ -511,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_vectors_table),
 		cmocka_unit_test(test_rfc2617_text_example),
 		cmocka_unit_test(test_alg_names),
+		cmocka_unit_test(test_long_and_short_parts),
 		cmocka_unit_test(test_nonce_states),
 		cmocka_unit_test(test_nc_replay),
 		cmocka_unit_test(test_nc_many),
