@@ -190,6 +190,14 @@ int txn_layer_send(struct txn_layer *l, const struct txn_hop *hop, const char *b
 
 void txn_timer_arm(struct event *ev, unsigned ms)
 {
+	if (ms == 0) {
+		/* Timers D, K, I, J are 0 on reliable transports (RFC 3261 17.1.1.2, 17.1.2.2,
+		 * 17.2.1, 17.2.2), and ev_end is always 0: run the callback once the current one
+		 * returns, in this loop pass. A zero timeout costs another pass and an epoll_wait(). */
+		evtimer_del(ev);
+		event_active(ev, EV_TIMEOUT, 1);
+		return;
+	}
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 	evtimer_add(ev, &tv);
 }
