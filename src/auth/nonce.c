@@ -208,6 +208,46 @@ static bool b64url_decode_nonce(struct slice s, uint8_t out[RAW_LEN])
 	return o == RAW_LEN && acc == 0;
 }
 
+/* The nonces this thread issued lately. A challenged request's authenticated retry comes back
+ * on its connection, so to the worker that challenged it: a nonce found here, issued for the
+ * same realm, binding and secret, is one we made, without the second HMAC (about 4% of a
+ * registration's instructions, callgrind). Direct-mapped by the MAC's first byte (a fresh
+ * opaque per challenge makes every nonce differ); only what this thread computed goes in, so a
+ * hit proves what the MAC check would. */
+#define ISSUED_SLOTS 64
+#define ISSUED_FIELD_MAX 64
+static _Thread_local struct issued {
+	uint64_t gen; /* the secret's key_gen; 0 = empty */
+	uint8_t raw[RAW_LEN];
+	uint8_t realm_len, binding_len;
+	char realm[ISSUED_FIELD_MAX], binding[ISSUED_FIELD_MAX];
+} tl_issued[ISSUED_SLOTS];
+
+static void issued_note(const struct auth_nonce_ctx *ctx, const uint8_t raw[RAW_LEN], struct slice realm,
+			struct slice binding)
+{
+	if (realm.len > ISSUED_FIELD_MAX || binding.len > ISSUED_FIELD_MAX)
+		return;
+	struct issued *e = &tl_issued[raw[TS_LEN] % ISSUED_SLOTS];
+	e->gen = ctx->key_gen;
+	memcpy(e->raw, raw, RAW_LEN);
+	e->realm_len = (uint8_t)realm.len;
+	e->binding_len = (uint8_t)binding.len;
+	if (realm.len)
+		memcpy(e->realm, realm.p, realm.len);
+	if (binding.len)
+		memcpy(e->binding, binding.p, binding.len);
+}
+
+static bool issued_here(const struct auth_nonce_ctx *ctx, const uint8_t raw[RAW_LEN], struct slice realm,
+			struct slice binding)
+{
+	const struct issued *e = &tl_issued[raw[TS_LEN] % ISSUED_SLOTS];
+	return e->gen == ctx->key_gen && CRYPTO_memcmp(e->raw, raw, RAW_LEN) == 0 && e->realm_len == realm.len &&
+	       e->binding_len == binding.len && (!realm.len || memcmp(e->realm, realm.p, realm.len) == 0) &&
+	       (!binding.len || memcmp(e->binding, binding.p, binding.len) == 0);
+}
+
 int auth_nonce_make(const struct auth_nonce_ctx *ctx, struct slice realm, struct slice binding,
 		    uint64_t now, char out[AUTH_NONCE_LEN + 1])
 {
@@ -219,6 +259,7 @@ int auth_nonce_make(const struct auth_nonce_ctx *ctx, struct slice realm, struct
 	int e = mac(ctx, raw, realm, binding, raw + TS_LEN);
 	if (e)
 		return e;
+	issued_note(ctx, raw, realm, binding);
 	b64url_encode(raw, RAW_LEN, out);
 	return 0;
 }
@@ -240,9 +281,8 @@ enum auth_nonce_state auth_nonce_check(const struct auth_nonce_ctx *ctx, struct 
 	uint8_t raw[RAW_LEN], want[MAC_LEN];
 	if (!ctx || !b64url_decode_nonce(nonce, raw))
 		return AUTH_NONCE_INVALID;
-	if (mac(ctx, raw, realm, binding, want))
-		return AUTH_NONCE_INVALID;
-	if (CRYPTO_memcmp(want, raw + TS_LEN, MAC_LEN) != 0)
+	if (!issued_here(ctx, raw, realm, binding) &&
+	    (mac(ctx, raw, realm, binding, want) || CRYPTO_memcmp(want, raw + TS_LEN, MAC_LEN) != 0))
 		return AUTH_NONCE_INVALID;
 	uint64_t ts = 0;
 	for (int i = 0; i < TS_LEN; i++)

@@ -1,6 +1,7 @@
 /* Digest maths against ../shared/testdata/digest (read in place), nonces, nc replay, challenge
  * and verification. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -322,6 +323,54 @@ static void nc_replay_suite(bool locked)
 	mem_deref(ctx);
 }
 
+struct made_elsewhere {
+	struct auth_nonce_ctx *ctx;
+	char nonce[AUTH_NONCE_LEN + 1];
+};
+
+static void *make_on_thread(void *arg)
+{
+	struct made_elsewhere *m = arg; /* no cmocka assert off the test's thread */
+	return auth_nonce_make(m->ctx, SLICE_LIT("example.com"), SLICE_LIT("conn-7"), T0, m->nonce) ? arg : NULL;
+}
+
+/* A thread remembers the nonces it issued; the answer is the same whether the check finds it
+ * there or recomputes the MAC: another thread's nonce is valid, another secret's is not. */
+static void test_nonce_issued_elsewhere(void **state)
+{
+	(void)state;
+	struct made_elsewhere m = { .ctx = nctx() };
+	pthread_t t;
+	void *failed = &m;
+	assert_int_equal(pthread_create(&t, NULL, make_on_thread, &m), 0);
+	assert_int_equal(pthread_join(t, &failed), 0);
+	assert_null(failed);
+	struct slice ns = slice_from_cstr(m.nonce);
+	assert_int_equal(auth_nonce_check(m.ctx, ns, SLICE_LIT("example.com"), SLICE_LIT("conn-7"), T0, NULL),
+			 AUTH_NONCE_VALID);
+	assert_int_equal(auth_nonce_check(m.ctx, ns, SLICE_LIT("example.com"), SLICE_LIT("conn-8"), T0, NULL),
+			 AUTH_NONCE_INVALID);
+	/* made here under one secret, checked under another */
+	struct auth_nonce_ctx *other = NULL;
+	assert_int_equal(auth_nonce_ctx_alloc(&other, LIFE), 0); /* a random secret */
+	char n[AUTH_NONCE_LEN + 1];
+	assert_int_equal(auth_nonce_make(m.ctx, SLICE_LIT("example.com"), SLICE_LIT("conn-9"), T0, n), 0);
+	assert_int_equal(auth_nonce_check(other, slice_from_cstr(n), SLICE_LIT("example.com"), SLICE_LIT("conn-9"), T0,
+					  NULL),
+			 AUTH_NONCE_INVALID);
+	assert_int_equal(auth_nonce_check(m.ctx, slice_from_cstr(n), SLICE_LIT("example.com"), SLICE_LIT("conn-9"), T0,
+					  NULL),
+			 AUTH_NONCE_VALID);
+	/* a secret replaced in place is another secret too */
+	static const uint8_t key[32] = { 1, 2, 3 };
+	assert_int_equal(auth_nonce_ctx_set_secret(m.ctx, key, sizeof(key)), 0);
+	assert_int_equal(auth_nonce_check(m.ctx, slice_from_cstr(n), SLICE_LIT("example.com"), SLICE_LIT("conn-9"), T0,
+					  NULL),
+			 AUTH_NONCE_INVALID);
+	mem_deref(other);
+	mem_deref(m.ctx);
+}
+
 static void test_nc_replay(void **state)
 {
 	(void)state;
@@ -545,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_alg_names),
 		cmocka_unit_test(test_long_and_short_parts),
 		cmocka_unit_test(test_nonce_states),
+		cmocka_unit_test(test_nonce_issued_elsewhere),
 		cmocka_unit_test(test_nc_replay),
 		cmocka_unit_test(test_nc_many),
 		cmocka_unit_test(test_challenge_order_and_md5_off),
