@@ -40,6 +40,7 @@ struct sip_msg {
 	struct sip_hdr *hdrs;
 	struct sip_uri ruri;
 	struct sip_via via;
+	struct slice via_rest; /* the first Via header's value after the top Via */
 	struct sip_nameaddr from, to;
 	struct sip_cseq cseq;
 	struct sip_hdr inl[INLINE_HDRS];
@@ -169,6 +170,7 @@ static int hdr_eager(struct sip_msg *m, enum sip_hdr_id id, struct slice r, cons
 			return 0;
 		if (sip_via_parse(&r, &m->via))
 			return sip_verdict_set(v, EBADMSG, 400, "Bad Via");
+		m->via_rest = r;
 		m->has_via = true;
 		return 0;
 	case SIP_HDR_FROM:
@@ -599,6 +601,14 @@ static bool iter_fill(struct sip_hdr_iter *it)
 
 int sip_hdr_iter_via(struct sip_hdr_iter *it, struct sip_via *via)
 {
+	/* The top Via was parsed with the message: hand it out again rather than parse it twice
+	 * (validation and forwarding walk every Via of every message). */
+	if (it && via && it->hdr && it->msg->has_via && it->rest.p == it->hdr->value.p &&
+	    it->rest.len == it->hdr->value.len && it->hdr == sip_msg_hdr(it->msg, SIP_HDR_VIA)) {
+		*via = it->msg->via;
+		it->rest = it->msg->via_rest;
+		return 0;
+	}
 	ITER_BODY(sip_via_parse(&it->rest, via));
 }
 

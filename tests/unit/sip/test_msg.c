@@ -136,6 +136,30 @@ static void roundtrip(const char *file, const struct sip_msg *m)
 	free(out);
 }
 
+/* Walking the Vias hands out the top one parsed with the message: it must be what parsing the
+ * first Via header's value gives, and the walk must go on from where that parse stopped. */
+static void top_via_walk(const char *file, const struct sip_msg *m)
+{
+	const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_VIA);
+	if (!h || !sip_msg_via(m))
+		return;
+	struct slice r = h->value;
+	struct sip_via want, got;
+	if (sip_via_parse(&r, &want) != 0)
+		FAILF("%s: top Via parsed with the message but not alone\n", file);
+	struct sip_hdr_iter it;
+	sip_hdr_iter_init(&it, m, SIP_HDR_VIA);
+	if (sip_hdr_iter_via(&it, &got) != 0)
+		FAILF("%s: no first Via from the walk\n", file);
+	const struct slice *a[] = { &want.transport, &want.host, &want.params, &want.branch, &want.received, &want.raw };
+	const struct slice *b[] = { &got.transport, &got.host, &got.params, &got.branch, &got.received, &got.raw };
+	for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+		if (a[i]->len != b[i]->len || (a[i]->len && memcmp(a[i]->p, b[i]->p, a[i]->len) != 0))
+			FAILF("%s: walked top Via differs in field %zu\n", file, i);
+	if (want.port != got.port || it.rest.p != r.p || it.rest.len != r.len)
+		FAILF("%s: walk resumes elsewhere than the parse stopped\n", file);
+}
+
 static void fields_4475(const char *file, const struct sip_msg *m)
 {
 	const struct sip_uri *ru = sip_msg_ruri(m);
@@ -330,6 +354,7 @@ static void test_rfc4475(void **state)
 		if (m) {
 			fields_4475(file, m);
 			roundtrip(file, m);
+			top_via_walk(file, m);
 			/* raw covers the whole file, except dblreq's trailing octets */
 			struct slice raw = sip_msg_raw(m);
 			if (strcmp(file, "dblreq.dat") && (raw.len != len || raw.p[0] != buf[0]))
@@ -491,6 +516,7 @@ static void check_5118(const char *dir, bool lf)
 				CHECK(rel, sip_msg_body(m).len == 241);
 			}
 			roundtrip(rel, m);
+			top_via_walk(rel, m);
 			mem_deref(m);
 		}
 		free(buf);
