@@ -757,8 +757,12 @@ static void judge_answer(struct sdp_verdict *v, const struct sdp *offer, const s
 		       "answer does not match offer: number of m= lines differs");
 		return;
 	}
+	/* Each line's verdict depends on the line alone: the first few are kept for the loop below
+	 * rather than scanned (and their keys parsed) twice. */
+	enum { KEPT = 8 };
+	struct line_eval kept[KEPT];
 	for (size_t i = 0; i < n; i++)
-		scan_media(answer, sdp_media_get(answer, i), pol, false, &le, &sc);
+		scan_media(answer, sdp_media_get(answer, i), pol, false, i < KEPT ? &kept[i] : &le, &sc);
 	if (sc.fatal) {
 		fatal_text(&sc, text, sizeof(text));
 		reject(v, 488, sc.fatal, host, text);
@@ -790,7 +794,10 @@ static void judge_answer(struct sdp_verdict *v, const struct sdp *offer, const s
 			reject(v, 488, SDP_REASON_ANSWER_MISMATCH, host, text);
 			return;
 		}
-		scan_media(answer, am, pol, false, &le, &sc);
+		if (i < KEPT)
+			le = kept[i];
+		else
+			scan_media(answer, am, pol, false, &le, &sc);
 		if (le.st == LS_KM_REFUSED) {
 			char list[40];
 			km_list(le.km_refused, list, sizeof(list));
