@@ -376,18 +376,22 @@ static void test_answers(void **state)
 	check_answer(offer2, "v=0\r\n", req, &tls_hop, SDP_REJECT, SDP_REASON_MALFORMED_SDP,
 		     "399 sipsd.example \"malformed SDP answer: missing o= or s=\"");
 	/* many m= lines: each judged, those past the kept ones too (the 9th takes the NULL cipher) */
-	char many_offer[8192] = HEAD, many_ok[8192] = HEAD, many_null_last[8192] = HEAD;
+	char many_offer[8192], many_ok[8192], many_null_9th[8192];
+	size_t lo = (size_t)snprintf(many_offer, sizeof(many_offer), "%s", HEAD), lk = lo, ln = lo;
+	memcpy(many_ok, many_offer, lo + 1);
+	memcpy(many_null_9th, many_offer, lo + 1);
 	for (int i = 0; i < 11; i++) {
 		char m[64], c1[128], c2[128];
 		snprintf(m, sizeof(m), "m=audio %d RTP/SAVP 0\r\n", 4000 + 2 * i);
 		snprintf(c1, sizeof(c1), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n", KEY30);
 		snprintf(c2, sizeof(c2), "a=crypto:2 NULL_HMAC_SHA1_80 inline:%s\r\n", KEY30);
-		strcat(strcat(strcat(many_offer, m), c1), c2);
-		strcat(strcat(many_ok, m), c1);
-		strcat(strcat(many_null_last, m), i == 8 ? c2 : c1);
+		lo += (size_t)snprintf(many_offer + lo, sizeof(many_offer) - lo, "%s%s%s", m, c1, c2);
+		lk += (size_t)snprintf(many_ok + lk, sizeof(many_ok) - lk, "%s%s", m, c1);
+		ln += (size_t)snprintf(many_null_9th + ln, sizeof(many_null_9th) - ln, "%s%s", m, i == 8 ? c2 : c1);
 	}
+	assert_true(lo < sizeof(many_offer) && lk < sizeof(many_ok) && ln < sizeof(many_null_9th));
 	check_answer(many_offer, many_ok, req, &tls_hop, SDP_ACCEPT, SDP_REASON_NONE, NULL);
-	check_answer(many_offer, many_null_last, req, &tls_hop, SDP_REJECT, SDP_REASON_ANSWER_NOT_SECURE,
+	check_answer(many_offer, many_null_9th, req, &tls_hop, SDP_REJECT, SDP_REASON_ANSWER_NOT_SECURE,
 		     "399 sipsd.example \"answer drops SRTP on m=audio (secure media required)\"");
 }
 
