@@ -435,6 +435,10 @@ static struct bufferevent *https_bev_h(struct event_base *base, void *arg)
 		log_err("mgmt.tls_setup_failed", "error=\"%s\"", strerror(e));
 		return NULL; /* request_h refuses the plain connection evhttp then makes */
 	}
+	/* The contexts read ahead (the SIP transport drains what OpenSSL holds, SSL_has_pending).
+	 * bufferevent_openssl does not: a request that came in with the client's Finished would
+	 * sit in OpenSSL's buffer until the client gave up (seen under load with TLS 1.3). */
+	SSL_set_read_ahead(ssl, 0);
 	struct bufferevent *bev =
 		bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
