@@ -599,6 +599,33 @@ static bool iter_fill(struct sip_hdr_iter *it)
 	}                                     \
 	return 0
 
+int sip_request_peek(const char *buf, size_t len, struct slice *method, struct sip_via *top)
+{
+	const char *end = buf + len, *sp = buf ? memchr(buf, ' ', len) : NULL;
+	if (!sp || sp == buf || !method || !top)
+		return EBADMSG;
+	*method = sl(buf, sp);
+	for (const char *nl = memchr(sp, '\n', (size_t)(end - sp)); nl && nl + 1 < end;) {
+		const char *ls = nl + 1;
+		if (*ls == '\r' || *ls == '\n')
+			return ENOENT; /* end of the headers */
+		nl = memchr(ls, '\n', (size_t)(end - ls));
+		const char *le = nl ? nl : end;
+		size_t nlen;
+		if (sip_hdr_match(ls, (size_t)(le - ls), &nlen) != SIP_HDR_VIA)
+			continue;
+		const char *c = ls + nlen;
+		while (c < le && (*c == ' ' || *c == '\t'))
+			c++;
+		if (c >= le || *c != ':')
+			return EBADMSG;
+		const char *ve = le > c && le[-1] == '\r' ? le - 1 : le;
+		struct slice r = sl(lws_skip(c + 1, ve), ve);
+		return sip_via_parse(&r, top) ? EBADMSG : 0;
+	}
+	return ENOENT;
+}
+
 int sip_hdr_iter_via(struct sip_hdr_iter *it, struct sip_via *via)
 {
 	/* The top Via was parsed with the message: hand it out again rather than parse it twice

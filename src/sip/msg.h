@@ -183,6 +183,11 @@ int sip_msg_parse(const char *buf, size_t len, const struct sip_limits *lim, uns
 int sip_msg_parse_ref(void *owner, const char *buf, size_t len, const struct sip_limits *lim,
 		      unsigned flags, struct sip_msg **msgp, struct sip_verdict *v);
 
+/* A request's method and top Via from its request line and first Via header line alone, the
+ * rest unread: for a layer that built the request itself and needs only these. 0, ENOENT (no
+ * Via), EBADMSG; a folded or odd first Via line may give EBADMSG where the full parse would not. */
+int sip_request_peek(const char *buf, size_t len, struct slice *method, struct sip_via *top);
+
 /* Start line. */
 bool sip_msg_is_request(const struct sip_msg *msg);
 struct slice sip_msg_method(const struct sip_msg *msg);   /* requests */

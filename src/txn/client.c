@@ -169,57 +169,6 @@ static void ev_end_cb(evutil_socket_t fd, short what, void *arg)
 	mem_deref(ct);
 }
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* A request built by our own layers names its branch: then the request line and the top Via
- * are all a start needs, and the full parse (about 6 k instructions, a third of a forwarded
- * INVITE's own cost) waits until a CANCEL or an ACK is built from it, which most transactions
- * never need. Sets method and branch (into buf) when the top Via's first value carries
- * ;branch=want; false sends the caller to the full parse, whose verdict stands. */
-static bool peek_request(const char *buf, size_t len, struct slice want, struct slice *method,
-			 struct slice *branch)
-{
-	const char *sp = memchr(buf, ' ', len);
-	if (!sp || sp == buf)
-		return false;
-	*method = (struct slice){ buf, (size_t)(sp - buf) };
-	const char *end = buf + len;
-	for (const char *p = memchr(sp, '\n', (size_t)(end - sp)); p && p + 1 < end;
-	     p = memchr(p + 1, '\n', (size_t)(end - p - 1))) {
-		const char *h = p + 1;
-		if (*h == '\r' || *h == '\n')
-			return false; /* end of headers: no Via */
-		size_t rest = (size_t)(end - h);
-		size_t nlen = rest > 4 && strncasecmp(h, "Via", 3) == 0 ? 3 : rest > 2 && (*h == 'v' || *h == 'V') ? 1 : 0;
-		const char *c = h + nlen;
-		while (nlen && c < end && is_space(*c))
-			c++;
-		if (!nlen || c >= end || *c != ':')
-			continue;
-		/* the first value of the first Via line, up to a comma or the line end */
-		const char *eol = memchr(c, '\n', (size_t)(end - c));
-		const char *comma = memchr(c, ',', (size_t)((eol ? eol : end) - c));
-		const char *stop = comma ? comma : eol ? eol : end;
-		static const char key[] = ";branch=";
-		for (const char *b = c; (size_t)(stop - b) >= sizeof(key) - 1 + want.len; b++) {
-			if (strncasecmp(b, key, sizeof(key) - 1) != 0)
-				continue;
-			const char *v = b + sizeof(key) - 1;
-			const char *after = v + want.len;
-			if (memcmp(v, want.p, want.len) != 0 ||
-			    (after < stop && *after != ';' && *after != '\r' && !is_space(*after)))
-				return false;
-			*branch = (struct slice){ v, want.len };
-			return true;
-		}
-		return false;
-	}
-	return false;
-}
-
 /* The request parsed, for building a CANCEL or an ACK; NULL if it does not parse. */
 static const struct sip_msg *cli_msg(struct txn_client *ct)
 {
@@ -247,9 +196,14 @@ static int cli_start(struct txn_layer *l, const struct txn_hop *to, char *buf, s
 	ct->len = len;
 	int err;
 	enum sip_method mid;
-	if (branch.len && peek_request(buf, len, branch, &ct->method, &ct->branch) &&
+	struct sip_via top;
+	/* A request our own layers built names its branch: its request line and top Via are all a
+	 * start needs. The full parse (about 6 k instructions, a third of a forwarded INVITE's own
+	 * cost) waits until a CANCEL or ACK is built from it, which most transactions never need;
+	 * anything unexpected takes the full parse, whose verdict stands. */
+	if (branch.len && sip_request_peek(buf, len, &ct->method, &top) == 0 && slice_eq(top.branch, branch) &&
 	    (mid = sip_method_lookup(ct->method)) != SIP_METHOD_ACK && mid != SIP_METHOD_UNKNOWN) {
-		/* our own request: checked in full where it was built */
+		ct->branch = top.branch;
 	} else {
 		struct sip_msg *m = NULL;
 		err = sip_msg_parse_ref(buf, buf, len, NULL, 0, &m, NULL);

@@ -158,6 +158,13 @@ static void top_via_walk(const char *file, const struct sip_msg *m)
 			FAILF("%s: walked top Via differs in field %zu\n", file, i);
 	if (want.port != got.port || it.rest.p != r.p || it.rest.len != r.len)
 		FAILF("%s: walk resumes elsewhere than the parse stopped\n", file);
+	/* A peek at a request's first lines, when it answers, agrees with the full parse. */
+	struct slice raw = sip_msg_raw(m), method;
+	struct sip_via peek;
+	if (sip_msg_is_request(m) && sip_request_peek(raw.p, raw.len, &method, &peek) == 0 &&
+	    (!slice_eq(method, sip_msg_method(m)) || !slice_eq(peek.branch, want.branch) ||
+	     !slice_eq(peek.host, want.host) || peek.port != want.port || !slice_eq(peek.raw, want.raw)))
+		FAILF("%s: peeked method or top Via differs from the parse\n", file);
 }
 
 static void fields_4475(const char *file, const struct sip_msg *m)
@@ -554,6 +561,26 @@ static const char reg[] = "REGISTER sips:example.com SIP/2.0\r\n"
 			  "Content-Length: 0\r\n"
 			  "\r\n";
 
+static void test_request_peek(void **state)
+{
+	(void)state;
+	struct slice method;
+	struct sip_via v;
+	static const char compact[] = "INVITE sip:b@example.com SIP/2.0\r\nMax-Forwards: 70\r\n"
+				      "v : SIP/2.0/TLS 192.0.2.1:5061;BRANCH=z9hG4bKpk1, SIP/2.0/TLS h2;branch=z9hG4bKpk2\r\n"
+				      "Via: SIP/2.0/TLS h3;branch=z9hG4bKpk3\r\n\r\n";
+	assert_int_equal(sip_request_peek(compact, strlen(compact), &method, &v), 0);
+	assert_true(sl_is(method, "INVITE"));
+	assert_true(sl_is(v.host, "192.0.2.1") && v.port == 5061);
+	assert_true(sl_is(v.branch, "z9hG4bKpk1"));
+	static const char novia[] = "BYE sip:b@example.com SIP/2.0\r\nVia-Extra: x\r\nCSeq: 1 BYE\r\n\r\n"
+				    "Via: SIP/2.0/TLS in-the-body\r\n";
+	assert_int_equal(sip_request_peek(novia, strlen(novia), &method, &v), ENOENT);
+	static const char bad[] = "OPTIONS sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/TLS ;;\r\n\r\n";
+	assert_int_equal(sip_request_peek(bad, strlen(bad), &method, &v), EBADMSG);
+	assert_int_equal(sip_request_peek("garbage", 7, &method, &v), EBADMSG);
+}
+
 static void test_accessors(void **state)
 {
 	(void)state;
@@ -810,7 +837,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc4475),	    cmocka_unit_test(test_rfc4475_roles),
-		cmocka_unit_test(test_rfc5118),	    cmocka_unit_test(test_accessors),
+		cmocka_unit_test(test_rfc5118),
+		cmocka_unit_test(test_request_peek),
+		cmocka_unit_test(test_accessors),
 		cmocka_unit_test(test_limits),	    cmocka_unit_test(test_hdr_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
