@@ -846,32 +846,37 @@ int sdp_policy_check_answer(struct sdp_verdict *v, const struct sdp *offer,
 	return 0;
 }
 
-static void malformed_answer(struct sdp_verdict *v, const char *warn_host, const char *what,
-			     const struct sdp_error *pe, int rc, struct sdp_metrics *metrics)
+/* Parses one side for an answer check. 0 with *out set, or 0 with *out NULL and v rejecting it
+ * 488 (malformed, counted), or ENOMEM / EINVAL. */
+static int parse_for_answer(struct sdp_verdict *v, struct slice body, const char *what, const char *warn_host,
+			    struct sdp_metrics *metrics, struct sdp **out)
 {
-	malformed(v, 488, warn_host, what, pe, rc);
-	if (metrics) {
-		bump(&metrics->answers);
-		bump(&metrics->answers_rejected[SDP_REASON_MALFORMED_SDP]);
+	struct sdp_error pe;
+	*out = NULL;
+	int rc = sdp_parse(out, body, NULL, &pe);
+	if (rc == ENOMEM || rc == EINVAL)
+		return rc;
+	if (rc) {
+		malformed(v, 488, warn_host, what, &pe, rc);
+		if (metrics) {
+			bump(&metrics->answers);
+			bump(&metrics->answers_rejected[SDP_REASON_MALFORMED_SDP]);
+		}
 	}
+	return 0;
 }
 
 int sdp_policy_check_answer_to(struct sdp_verdict *v, const struct sdp *offer, struct slice answer,
 			       const struct sdp_policy *pol, const struct sdp_hop *hop,
 			       const char *warn_host, struct sdp_metrics *metrics)
 {
-	struct sdp *a = NULL;
-	struct sdp_error pe;
+	struct sdp *a;
 	if (!args_ok(v, pol, hop) || !offer)
 		return EINVAL;
 	memset(v, 0, sizeof(*v));
-	int rc = sdp_parse(&a, answer, NULL, &pe);
-	if (rc == ENOMEM || rc == EINVAL)
+	int rc = parse_for_answer(v, answer, "SDP answer", warn_host, metrics, &a);
+	if (rc || !a)
 		return rc;
-	if (rc) {
-		malformed_answer(v, warn_host, "SDP answer", &pe, rc, metrics);
-		return 0;
-	}
 	rc = sdp_policy_check_answer(v, offer, a, pol, hop, warn_host, metrics);
 	mem_deref(a);
 	return rc;
@@ -881,18 +886,13 @@ int sdp_policy_check_answer_body(struct sdp_verdict *v, struct slice offer, stru
 				 const struct sdp_policy *pol, const struct sdp_hop *hop,
 				 const char *warn_host, struct sdp_metrics *metrics)
 {
-	struct sdp *o = NULL;
-	struct sdp_error pe;
+	struct sdp *o;
 	if (!args_ok(v, pol, hop))
 		return EINVAL;
 	memset(v, 0, sizeof(*v));
-	int rc = sdp_parse(&o, offer, NULL, &pe);
-	if (rc == ENOMEM || rc == EINVAL)
+	int rc = parse_for_answer(v, offer, "SDP offer", warn_host, metrics, &o);
+	if (rc || !o)
 		return rc;
-	if (rc) {
-		malformed_answer(v, warn_host, "SDP offer", &pe, rc, metrics);
-		return 0;
-	}
 	rc = sdp_policy_check_answer_to(v, o, answer, pol, hop, warn_host, metrics);
 	mem_deref(o);
 	return rc;
