@@ -484,11 +484,7 @@ static void conn_read_h(evutil_socket_t fd, short what, void *arg)
 	struct tp_conn *c = arg;
 	struct tp_worker *w = c->w; /* c may be unlinked from it below */
 	tp_worker_batch_begin(w);
-	if (c->state == TP_CONN_HANDSHAKE && conn_handshake(c) != 1) {
-		tp_worker_batch_end(w);
-		return;
-	}
-	if (c->state == TP_CONN_UP)
+	if ((c->state != TP_CONN_HANDSHAKE || conn_handshake(c) == 1) && c->state == TP_CONN_UP)
 		conn_read(c);
 	tp_worker_batch_end(w);
 }
