@@ -48,9 +48,9 @@ static void cli_destroy(void *data)
 {
 	struct txn_client *ct = data;
 	if (ct->tmr_rt) {
-		event_del(ct->tmr_rt);
-		event_del(ct->tmr_to);
-		event_del(ct->ev_end);
+		txn_timer_stop(ct->tmr_rt);
+		txn_timer_stop(ct->tmr_to);
+		txn_timer_stop(ct->ev_end);
 	}
 	mem_deref(ct->msg);
 	mem_deref(ct->req);
@@ -70,9 +70,9 @@ static void cli_release(struct txn_client *ct)
 	txn_node_unlink(&ct->node);
 	l->st.clients--;
 	ct->l = NULL;
-	evtimer_del(ct->tmr_rt);
-	evtimer_del(ct->tmr_to);
-	event_del(ct->ev_end);
+	txn_timer_stop(ct->tmr_rt);
+	txn_timer_stop(ct->tmr_to);
+	txn_timer_stop(ct->ev_end);
 	mem_deref(ct);
 }
 
@@ -325,9 +325,9 @@ int txn_client_recv(struct txn_layer *l, struct sip_msg *resp)
 		ct->got_prov = true;
 		if (ct->invite) {
 			/* 17.1.1.2: no retransmission and no timer B in Proceeding */
-			evtimer_del(ct->tmr_rt);
+			txn_timer_stop(ct->tmr_rt);
 			if (!ct->cancel_sent)
-				evtimer_del(ct->tmr_to);
+				txn_timer_stop(ct->tmr_to);
 			if (ct->cancel_wanted && !ct->cancel_sent)
 				cli_send_cancel(ct); /* 9.1: a provisional makes the CANCEL possible */
 		}
@@ -338,8 +338,8 @@ int txn_client_recv(struct txn_layer *l, struct sip_msg *resp)
 		cli_deliver(ct, resp, status);
 	} else {
 		ct->state = CLI_COMPLETED;
-		evtimer_del(ct->tmr_rt);
-		evtimer_del(ct->tmr_to);
+		txn_timer_stop(ct->tmr_rt);
+		txn_timer_stop(ct->tmr_to);
 		if (ct->invite) {
 			/* 17.1.1.3: the ACK comes from the txn; timer D (>= 32 s, 64*T1) on UDP */
 			int err = cli_msg(ct) ? txn_build_ack(ct->msg, resp, &ct->ack, &ct->ack_len) : EBADMSG;
@@ -416,7 +416,7 @@ void txn_client_transport_error(struct txn_client *ct, int err)
 	log_info("txn.transport_error", "method=%.*s remote=%s err=%d", (int)ct->method.len,
 		 ct->method.p, txn_addr_fmt(&ct->hop.addr, a, sizeof(a)), err);
 	ct->l->st.transport_errors++;
-	evtimer_del(ct->tmr_rt);
+	txn_timer_stop(ct->tmr_rt);
 	txn_timer_arm(ct->ev_end, 0);
 }
 

@@ -57,6 +57,7 @@ int txn_layer_send(struct txn_layer *l, const struct txn_hop *hop, const char *b
 const char *txn_addr_fmt(const struct tp_addr *a, char *buf, size_t sz);
 /* Arms a one-shot timer (0 ms = next loop iteration). */
 void txn_timer_arm(struct event *ev, unsigned ms);
+void txn_timer_stop(struct event *ev);
 
 /* Called by the layer destructor: release every txn without notifying anyone. */
 void txn_server_layer_gone(struct txn_node *n);

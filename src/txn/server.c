@@ -50,9 +50,9 @@ static void srv_destroy(void *data)
 {
 	struct txn_server *st = data;
 	if (st->tmr_rt) {
-		event_del(st->tmr_rt);
-		event_del(st->tmr_to);
-		event_del(st->ev_end);
+		txn_timer_stop(st->tmr_rt);
+		txn_timer_stop(st->tmr_to);
+		txn_timer_stop(st->ev_end);
 	}
 	mem_deref(st->resp);
 	mem_deref(st->sent_to_tag);
@@ -70,9 +70,9 @@ static void srv_release(struct txn_server *st)
 	l->st.servers--;
 	st->l = NULL;
 	st->state = SRV_TERMINATED;
-	evtimer_del(st->tmr_rt);
-	evtimer_del(st->tmr_to);
-	event_del(st->ev_end);
+	txn_timer_stop(st->tmr_rt);
+	txn_timer_stop(st->tmr_to);
+	txn_timer_stop(st->ev_end);
 	mem_deref(st);
 }
 
@@ -100,8 +100,8 @@ static void srv_terminate(struct txn_server *st, int reason)
 		return;
 	st->state = SRV_TERMINATED;
 	txn_table_remove(&st->l->srv, &st->hl);
-	evtimer_del(st->tmr_rt);
-	evtimer_del(st->tmr_to);
+	txn_timer_stop(st->tmr_rt);
+	txn_timer_stop(st->tmr_to);
 	srv_notify_end(st, reason);
 }
 
@@ -307,7 +307,7 @@ enum txn_recv_result txn_server_recv(struct txn_layer *l, struct sip_msg *req,
 		case SRV_COMPLETED:
 			/* 17.2.1: Confirmed; timer I = T4 on UDP, 0 on reliable transports */
 			st->state = SRV_CONFIRMED;
-			evtimer_del(st->tmr_rt);
+			txn_timer_stop(st->tmr_rt);
 			txn_timer_arm(st->tmr_to, txn_hop_reliable(&st->hop) ? 0 : st->l->t4);
 			return TXN_ACK_ABSORBED;
 		case SRV_ACCEPTED:
