@@ -1,6 +1,7 @@
 /* RFC 3261 16 stateful proxy: request validation, routing to registered flows and peers, forking,
  * response selection, CANCEL, stateless relay of ACK-for-2xx and late 2xx retransmissions. */
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -208,23 +209,42 @@ static size_t make_branch(struct proxy_worker *pw, uint64_t in_conn, uint32_t lh
 	return outbuf_cstr(&o);
 }
 
+/* Takes 1 to 16 hex digits off the front of s, and the '.' after them when dot is set: the
+ * fields of our branches and flow tokens (strtoull would need a copy to NUL-terminate). */
+static bool take_hex(struct slice *s, bool dot, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+	for (; i < s->len && i <= 16; i++) {
+		unsigned char c = (unsigned char)s->p[i];
+		unsigned d = c - '0' <= 9u ? c - '0' : (c | 0x20) - 'a' <= 5u ? (c | 0x20) - 'a' + 10 : 16;
+		if (d > 15)
+			break;
+		v = v << 4 | d;
+	}
+	if (i == 0 || i > 16)
+		return false;
+	if (dot) {
+		if (i == s->len || s->p[i] != '.')
+			return false;
+		i++;
+	}
+	s->p += i;
+	s->len -= i;
+	*out = v;
+	return true;
+}
+
 /* Parses a branch we made; false when it isn't ours. */
 static bool parse_branch(struct slice b, unsigned *worker, uint64_t *in_conn, uint32_t *lh)
 {
 	size_t pl = sizeof(BRANCH_PREFIX) - 1;
-	if (b.len <= pl || strncmp(b.p, BRANCH_PREFIX, pl) != 0 || b.len > 80)
+	if (b.len <= pl || memcmp(b.p, BRANCH_PREFIX, pl) != 0 || b.len > 80)
 		return false;
-	char tmp[96];
-	slice_copy((struct slice){ b.p + pl, b.len - pl }, tmp, sizeof(tmp));
-	char *e;
-	unsigned long w = strtoul(tmp, &e, 16);
-	if (*e != '.')
-		return false;
-	unsigned long long c = strtoull(e + 1, &e, 16);
-	if (*e != '.')
-		return false;
-	unsigned long h = strtoul(e + 1, &e, 16);
-	if (*e != '.')
+	struct slice rest = { b.p + pl, b.len - pl };
+	uint64_t w, c, h;
+	if (!take_hex(&rest, true, &w) || !take_hex(&rest, true, &c) || !take_hex(&rest, true, &h) ||
+	    w > UINT_MAX || h > UINT32_MAX)
 		return false;
 	*worker = (unsigned)w;
 	*in_conn = c;
@@ -281,21 +301,16 @@ static size_t flow_token(struct proxy_worker *pw, uint64_t a, uint64_t b, char *
 
 static bool flow_token_parse(struct proxy_worker *pw, struct slice user, uint64_t *a, uint64_t *b)
 {
-	char tmp[96];
-	if (user.len < 4 || user.len >= sizeof(tmp) || user.p[0] != 'f' || user.p[1] != '.')
+	if (user.len < 4 || user.p[0] != 'f' || user.p[1] != '.')
 		return false;
-	slice_copy(user, tmp, sizeof(tmp));
-	char *e;
-	unsigned long long x = strtoull(tmp + 2, &e, 16);
-	if (*e != '.')
-		return false;
-	unsigned long long y = strtoull(e + 1, &e, 16);
-	if (*e != '.' || strlen(e + 1) != 16)
+	struct slice rest = { user.p + 2, user.len - 2 };
+	uint64_t x, y;
+	if (!take_hex(&rest, true, &x) || !take_hex(&rest, true, &y) || rest.len != 16)
 		return false;
 	char mac[17];
 	if (!flow_mac(pw, x, y, mac))
 		return false;
-	if (CRYPTO_memcmp(mac, e + 1, 16) != 0)
+	if (CRYPTO_memcmp(mac, rest.p, 16) != 0)
 		return false; /* forged or from before a restart */
 	*a = x;
 	*b = y;
@@ -350,6 +365,7 @@ struct fwd {
 	struct txn_hop up_hop;   /* where the request came from (late 2xx go there) */
 	struct proxy_origin o;
 	struct route_edits e;    /* for branches started later (failover) */
+	uint32_t loop_hash;      /* of the request, in every branch's Via (16.6 item 8) */
 	bool is_invite;
 	bool trying_due;         /* INVITE over a stream: 100 Trying if nothing came back in 200 ms */
 	bool sips;               /* sips Request-URI: TLS hops only (RFC 3261 26.2) */
@@ -916,8 +932,8 @@ static size_t own_uri(struct proxy_worker *pw, const struct txn_hop *from, uint6
 
 /* Builds the forwarded copy of req for target t (RFC 3261 16.6); t's hop is chosen. */
 static int build_forward(struct proxy_worker *pw, const struct sip_msg *req, const struct txn_hop *from,
-			 uint64_t from_flow, const struct route_edits *e, const struct target *t, char *out,
-			 size_t outsz, size_t *lenp, char *branch, size_t branchsz)
+			 uint64_t from_flow, uint32_t lh, const struct route_edits *e, const struct target *t,
+			 char *out, size_t outsz, size_t *lenp, char *branch, size_t branchsz)
 {
 	char vhost[80], rr[400], path[400];
 	uint16_t vport = 0;
@@ -927,7 +943,7 @@ static int build_forward(struct proxy_worker *pw, const struct sip_msg *req, con
 	if (!local_hostport(pw, otp, vhost, sizeof(vhost), &vport) &&
 	    !local_hostport(pw, from->transport, vhost, sizeof(vhost), &vport))
 		snprintf(vhost, sizeof(vhost), "127.0.0.1");
-	size_t blen = make_branch(pw, from->conn_id, loop_hash(req), branch, branchsz);
+	size_t blen = make_branch(pw, from->conn_id, lh, branch, branchsz);
 	const char *ruri = t->ruri[0] ? t->ruri : e->new_ruri;
 	struct sip_fwd_opts o = {
 		.transport = slice_from_cstr(tp_upper(otp)),
@@ -983,8 +999,8 @@ static void forward_stateless(struct proxy_worker *pw, struct sip_msg *req, cons
 		char branch[96];
 		size_t len = 0;
 		r->e.record_route = false;
-		if (build_forward(pw, req, from, o->flow, &r->e, &r->t[0], out, sizeof(out), &len, branch,
-				  sizeof(branch)) == 0) {
+		if (build_forward(pw, req, from, o->flow, loop_hash(req), &r->e, &r->t[0], out, sizeof(out), &len,
+				  branch, sizeof(branch)) == 0) {
 			send_h(&r->t[0].hop, out, len, pw);
 			atomic_fetch_add(&pw->p->stats.stateless_fwd, 1);
 		}
@@ -1102,7 +1118,8 @@ static int start_branch(struct fwd *f, const struct sip_msg *req, const struct t
 		}
 		char branch[96];
 		size_t len = 0;
-		if (build_forward(pw, req, &f->up_hop, f->o.flow, &f->e, &tt, out, sizeof(out), &len, branch, sizeof(branch)) ||
+		if (build_forward(pw, req, &f->up_hop, f->o.flow, f->loop_hash, &f->e, &tt, out, sizeof(out), &len, branch,
+				  sizeof(branch)) ||
 		    (sv.action == SDP_ACCEPT_STRIPPED && replace_body(out, &len, sizeof(out), sv.body, sv.body_len))) {
 			log_warn("proxy.build_failed", "call_id=\"%.*s\" target=\"%s\"", (int)cid.len, cid.p, tt.desc);
 			err = EMSGSIZE;
@@ -1234,6 +1251,7 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 	f->up_hop = *from;
 	f->o = *o;
 	f->e = r->e;
+	f->loop_hash = lh;
 	f->sips = sips;
 	f->is_invite = sip_msg_method_id(req) == SIP_METHOD_INVITE;
 	f->next = pw->fwds;
