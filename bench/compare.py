@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Side-by-side benchmark of sipsd and Kamailio 5.6 on loopback (the `make bench` engine).
 
-For every scenario: start the server fresh, pinned with taskset to the same core(s) as the
-other one, run sipsbench (pinned to the other core) three times, keep the medians, stop the
-server. Both servers get the same certificates and CA, require client certificates, and keep a
+For every scenario: start both servers fresh, pinned with taskset to the same core(s), run
+sipsbench (pinned to the other core) three times against each, alternating the servers run by
+run so that the machine's load drifts reach both, keep the medians, stop the servers. Memory
+scenarios start one fresh server per run instead. Both servers get the same certificates and CA, require client certificates, and keep a
 TLS session cache. Writes a Markdown table (metric | Kamailio | sipsd | ratio) with the machine
 facts and the exact commands, and prints it.
 
@@ -264,46 +265,96 @@ def scenarios(args):
     ]
 
 
-def measure(args, runner, server_cls, server_kw, sc, port):
-    """Three repetitions (fresh server per repetition for idle, else one server)."""
-    reps = []
-    n_users = max(args.idle_conns, 1000)
-    server = None
-    error = None
-    for rep in range(args.reps):
-        if server is None or sc.get("fresh_each"):
+def start_server(args, spec, sc, rep):
+    sname, cls, kw, port = spec
+    work = os.path.join(args.work, "%s-%s-%d" % (sname, sc["id"], rep))
+    kw = dict(kw)
+    if sname == "sipsd" and sc.get("sipsd_conf_extra"):
+        kw["conf_extra"] = sc["sipsd_conf_extra"]
+    server = cls(work=work, port=port, **kw)
+    if not server.start(max(args.idle_conns, 1000)):
+        return None, server.error
+    time.sleep(0.5)
+    return server, None
+
+
+def run_rep(args, runner, server, sc, rep):
+    log("%s %s rep %d/%d" % (server.name, sc["id"], rep + 1, args.reps))
+    timeout = (210 if sc["scen"] == "idle" else int(args.duration) + 140) + 60
+    r = runner.run(server, sc["scen"], sc["extra"], timeout)
+    if "failed" in r:
+        log("  " + r["failed"])
+    else:
+        log("  ops=%s rate=%s cpu_us/op=%s errors=%s" % (
+            r.get("ops"), r.get("rate"), r.get("server", {}).get("cpu_us_per_op"),
+            r.get("errors", {}).get("total")))
+    return r
+
+
+def alive(server):
+    try:
+        os.kill(server.pid, 0)
+        return True
+    except (ProcessLookupError, TypeError):
+        return False
+
+
+def measure(args, runner, specs, sc):
+    """args.reps repetitions per server. Throughput scenarios keep one server of each kind up
+    and alternate them repetition by repetition (K S, S K, K S, ...), so a change in the
+    machine's load during the scenario reaches both; the idle one sleeps in epoll. Memory
+    scenarios start a fresh server per repetition, one server at a time."""
+    reps = {spec[0]: [] for spec in specs}
+    errors = {spec[0]: None for spec in specs}
+    if sc.get("fresh_each"):
+        for spec in specs:
+            for rep in range(args.reps):
+                server, err = start_server(args, spec, sc, rep)
+                if server is None:
+                    errors[spec[0]] = err
+                    break
+                reps[spec[0]].append(run_rep(args, runner, server, sc, rep))
+                ok = alive(server)
+                server.stop()
+                if not ok:
+                    errors[spec[0]] = "%s exited during the run" % spec[0]
+                    break
+        return reps, errors
+    servers = {}
+    for spec in specs:
+        servers[spec[0]], errors[spec[0]] = start_server(args, spec, sc, 0)
+    try:
+        for rep in range(args.reps):
+            order = [spec[0] for spec in specs]
+            if rep % 2:
+                order.reverse()
+            for sname in order:
+                server = servers.get(sname)
+                if server is None:
+                    continue
+                reps[sname].append(run_rep(args, runner, server, sc, rep))
+                if not alive(server):  # a server that died mid-run invalidates the rest
+                    errors[sname] = "%s exited during the run" % sname
+                    server.stop()
+                    servers[sname] = None
+    finally:
+        for server in servers.values():
             if server is not None:
                 server.stop()
-            work = os.path.join(args.work, "%s-%s-%d" % (server_cls.name, sc["id"], rep))
-            kw = dict(server_kw)
-            if server_cls.name == "sipsd" and sc.get("sipsd_conf_extra"):
-                kw["conf_extra"] = sc["sipsd_conf_extra"]
-            server = server_cls(work=work, port=port, **kw)
-            if not server.start(n_users):
-                error = server.error
-                server = None
-                break
-            time.sleep(0.5)
-        log("%s %s rep %d/%d" % (server.name, sc["id"], rep + 1, args.reps))
-        timeout = (210 if sc["scen"] == "idle" else int(args.duration) + 140) + 60
-        r = runner.run(server, sc["scen"], sc["extra"], timeout)
-        if "failed" in r:
-            log("  " + r["failed"])
-        else:
-            log("  ops=%s rate=%s cpu_us/op=%s errors=%s" % (
-                r.get("ops"), r.get("rate"), r.get("server", {}).get("cpu_us_per_op"),
-                r.get("errors", {}).get("total")))
-        reps.append(r)
-        # a server that died mid-run invalidates the rest
+    return reps, errors
+
+
+def paired_ratios(k_reps, s_reps, key_fn):
+    """sipsd / Kamailio for each repetition measured back to back."""
+    out = []
+    for k, s in zip(k_reps, s_reps):
         try:
-            os.kill(server.pid, 0)
-        except (ProcessLookupError, TypeError):
-            error = "%s exited during the run" % server.name
-            server = None
-            break
-    if server is not None:
-        server.stop()
-    return reps, error
+            kv, sv = key_fn(k), key_fn(s)
+        except (KeyError, TypeError):
+            continue
+        if kv and sv is not None:
+            out.append(sv / kv)
+    return out
 
 
 def summarize(sc, reps, error, is_sipsd):
@@ -453,15 +504,22 @@ def main():
 
     results = {}
     ports = {"kamailio": 5071, "sipsd": 5081}
+    paired = {}
+    specs = []
+    for sname in servers:
+        if sname == "sipsd":
+            specs.append((sname, Sipsd, dict(pki=pki, cpus=server_cpus, binary=sipsd_bin), ports[sname]))
+        else:
+            specs.append((sname, Kamailio, dict(pki=pki, cpus=server_cpus), ports[sname]))
     try:
         for sc in scs:
+            reps, errs = measure(args, runner, specs, sc)
             for sname in servers:
-                if sname == "sipsd":
-                    cls, kw = Sipsd, dict(pki=pki, cpus=server_cpus, binary=sipsd_bin)
-                else:
-                    cls, kw = Kamailio, dict(pki=pki, cpus=server_cpus)
-                reps, err = measure(args, runner, cls, kw, sc, ports[sname])
-                results[(sc["id"], sname)] = summarize(sc, reps, err, sname == "sipsd")
+                results[(sc["id"], sname)] = summarize(sc, reps[sname], errs[sname], sname == "sipsd")
+            if not sc.get("fresh_each") and "sipsd" in reps and "kamailio" in reps:
+                ok = lambda rs: [r for r in rs if "failed" not in r]
+                paired[sc["id"]] = paired_ratios(ok(reps["kamailio"]), ok(reps["sipsd"]),
+                                                 lambda r: r["server"]["cpu_us_per_op"])
     except KeyboardInterrupt:
         log("interrupted: writing what was measured")
 
@@ -471,7 +529,9 @@ def main():
     out.append("# sipsd vs Kamailio — %s" % date)
     out.append("")
     out.append("Produced by `make bench` (bench/run.sh → bench/compare.py), %d repetitions per "
-               "scenario, medians; %.0f s per throughput run; wall time %.0f s." %
+               "scenario, medians; %.0f s per throughput run; wall time %.0f s. Throughput runs "
+               "alternate the two servers (Kamailio, sipsd, then sipsd, Kamailio, ...); the CPU rows "
+               "also give the ratio of each back-to-back pair." %
                (args.reps, args.duration, time.time() - started))
     out.append("")
     out.append("| metric | Kamailio | sipsd | ratio sipsd/Kamailio |")
@@ -483,8 +543,11 @@ def main():
             out.append("| %s | %s | %s | |" % (sc["title"], k, s))
             continue
         for label, key, _, better in rows_for(sc):
-            out.append("| %s | %s | %s | %s |" % (label, cell(k, key), cell(s, key),
-                                                 ratio(k, s, key, better)))
+            rt = ratio(k, s, key, better)
+            pr = paired.get(sc["id"])
+            if key == "cpu_us" and rt and pr:
+                rt += " (by repetition: %s)" % ", ".join("%.2f" % x for x in pr)
+            out.append("| %s | %s | %s | %s |" % (label, cell(k, key), cell(s, key), rt))
     out.append("")
     out.append("## Machine")
     out.append("")
