@@ -17,6 +17,11 @@ static void frame_err(struct sip_frame *f, int status, const char *why)
  * position after ':' or NULL. */
 static const char *clen_field(const char *p, const char *e)
 {
+	/* Every header line of every message comes here: most names fail on the first letter, or
+	 * the first two (Call-ID, CSeq, Contact), without scanning the name. */
+	char c0 = lc(*p);
+	if (c0 != 'l' && (c0 != 'c' || e - p < 15 || lc(p[1]) != 'o' || lc(p[8]) != 'l'))
+		return NULL;
 	const char *n = run(p, e, CC_TOKEN);
 	size_t nl = (size_t)(n - p);
 	if (!((nl == 1 && lc(*p) == 'l') || (nl == 14 && lex_eq_lc(p, "content-length", 14))))

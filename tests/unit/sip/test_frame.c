@@ -110,6 +110,14 @@ static void test_errors(void **state)
 	expect("INVITE sip:a@b SIP/2.0\nContent-Length: 1\n\nab", 65536, 0, SIP_FRAME_MESSAGE, 43);
 	/* a Content-Length-like name is not one */
 	expect("INVITE sip:a@b SIP/2.0\r\nContent-Lengths: 4\r\n\r\n", 65536, 0, SIP_FRAME_ERROR, 0);
+	/* names are case-insensitive, may have blanks before ':', and come compact (RFC 3261
+	 * 7.3.1, 7.3.3); names sharing letters with Content-Length are other fields */
+	expect("INVITE sip:a@b SIP/2.0\r\ncONTENT-lENGTH  : 3\r\n\r\nabc", 65536, 0, SIP_FRAME_MESSAGE, 50);
+	expect("INVITE sip:a@b SIP/2.0\r\nL:3\r\n\r\nabc", 65536, 0, SIP_FRAME_MESSAGE, 34);
+	expect("INVITE sip:a@b SIP/2.0\r\nContent-Type: 5\r\nContact: 5\r\nContent-Lang: 5\r\nl: 0\r\n\r\n",
+	       65536, 0, SIP_FRAME_MESSAGE, 78);
+	expect("INVITE sip:a@b SIP/2.0\r\nContent-Type: 5\r\nCall-ID: 5\r\nLength: 5\r\n\r\n", 65536, 0,
+	       SIP_FRAME_ERROR, 0);
 }
 
 /* The RFC 4475 messages as if received on TCP. */
