@@ -17,6 +17,7 @@
 #include "base/mem.h"
 #include "base/timeutil.h"
 #include "sip/msg.h"
+#include "txn/internal.h"
 #include "txn/txn.h"
 
 #define T1 10u
@@ -1062,9 +1063,38 @@ static void test_layer_args(void **state)
 	mem_deref(m);
 }
 
+/* The table hash folds case like the key comparison does (RFC 3261 7.3.1), at every length
+ * around its 8-byte steps, and still spreads keys that differ in one character. */
+static void test_hash_folds_case_and_spreads(void **state)
+{
+	(void)state;
+	char key[80], upper[80];
+	for (size_t len = 0; len < sizeof(key); len++) {
+		for (size_t i = 0; i < len; i++) {
+			key[i] = "z9hG4bK.-abcXYZ0123~!%*_+`'"[(i * 7 + len) % 27];
+			upper[i] = key[i] >= 'a' && key[i] <= 'z' ? (char)(key[i] - 32) : key[i];
+		}
+		assert_int_equal(txn_hash_ci((struct slice){ key, len }), txn_hash_ci((struct slice){ upper, len }));
+		if (len) {
+			key[len - 1] ^= 1; /* one bit of the last byte, past the last full word */
+			assert_int_not_equal(txn_hash_ci((struct slice){ key, len }),
+					     txn_hash_ci((struct slice){ upper, len }));
+		}
+	}
+	unsigned buckets[256] = { 0 }, max = 0;
+	for (unsigned i = 0; i < 25600; i++) {
+		int n = snprintf(key, sizeof(key), "z9hG4bKsipsd.01.%x.2f3a9c01.%x", i % 97, i);
+		unsigned b = txn_hash_ci((struct slice){ key, (size_t)n }) & 255;
+		if (++buckets[b] > max)
+			max = buckets[b];
+	}
+	assert_true(max < 160); /* 100 per bucket on average */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hash_folds_case_and_spreads),
 		cmocka_unit_test_setup_teardown(test_server_non_invite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_non_invite_reliable_timer_j_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_invite_udp_timer_g_and_ack, setup, teardown),
