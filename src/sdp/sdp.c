@@ -1,21 +1,29 @@
-/* SDP parser and filtering builder (RFC 8866). Two passes over the body: the first counts lines,
- * a= lines and m= sections against the limits so the arrays are allocated once at their exact
- * size; the second fills them with slices into the body. */
+/* SDP parser and filtering builder (RFC 8866). Two passes over the body: the first checks every
+ * line's bytes and length and counts lines, a= lines and m= sections against the limits, so that
+ * the object and its arrays are one allocation of the exact size; the second fills them with
+ * slices into the body. A limit or a bad byte anywhere is reported before a syntax error on an
+ * earlier line, as the first pass sees the whole body first. */
 #include "sdp/sdp.h"
 
 #include <errno.h>
+#include <stdalign.h>
 #include <string.h>
 
 #include "base/mem.h"
+#include "sdp/lex.h"
 
 struct sdp {
 	struct slice body;
 	struct sdp_session sess;
-	struct sdp_media *media;
+	struct sdp_media *media; /* these arrays follow the struct in the same allocation */
 	size_t n_media;
 	struct sdp_attr *attrs; /* session attributes first, then each section's in body order */
 	size_t n_attrs;
 };
+
+/* The arrays are laid out right after struct sdp without padding. */
+_Static_assert(sizeof(struct sdp) % alignof(struct sdp_media) == 0, "sdp_media array alignment");
+_Static_assert(sizeof(struct sdp_media) % alignof(struct sdp_attr) == 0, "sdp_attr array alignment");
 
 struct line_iter {
 	struct slice body;
@@ -30,13 +38,6 @@ struct line {
 	size_t len; /* with the line end */
 	unsigned lineno;
 };
-
-static void sdp_destroy(void *data)
-{
-	struct sdp *sdp = data;
-	mem_deref(sdp->media);
-	mem_deref(sdp->attrs);
-}
 
 static bool fail(struct sdp_error *err, unsigned line, const char *reason)
 {
@@ -53,11 +54,10 @@ static int fail_rc(struct sdp_error *err, unsigned line, const char *reason, int
 	return rc;
 }
 
-/* Returns false at the end; a CR not followed by LF, or a NUL, is malformed (RFC 8866 5: text
- * fields exclude NUL, CR and LF) and is reported through *bad. */
-static bool line_next(struct line_iter *it, struct line *ln, bool *bad)
+/* The next line, or false at the end. Only the line end is searched for: count_pass() has
+ * already refused CR and NUL inside lines. */
+static bool line_next(struct line_iter *it, struct line *ln)
 {
-	*bad = false;
 	if (it->pos >= it->body.len)
 		return false;
 	const char *p = it->body.p + it->pos;
@@ -67,8 +67,6 @@ static bool line_next(struct line_iter *it, struct line *ln, bool *bad)
 	size_t len = nl ? textlen + 1 : rest;
 	if (textlen && p[textlen - 1] == '\r')
 		textlen--;
-	if (memchr(p, '\r', textlen) || memchr(p, '\0', textlen))
-		*bad = true;
 	ln->text = (struct slice){ p, textlen };
 	ln->off = it->pos;
 	ln->len = len;
@@ -77,20 +75,19 @@ static bool line_next(struct line_iter *it, struct line *ln, bool *bad)
 	return true;
 }
 
-static bool is_token_char(char c)
-{
-	/* RFC 8866 9: token-char = %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 / %x41-5A / %x5E-7E */
-	unsigned char u = (unsigned char)c;
-	return u == 0x21 || (u >= 0x23 && u <= 0x27) || u == 0x2a || u == 0x2b || u == 0x2d ||
-	       u == 0x2e || (u >= 0x30 && u <= 0x39) || (u >= 0x41 && u <= 0x5a) || (u >= 0x5e && u <= 0x7e);
-}
+/* RFC 8866 9: token-char = %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 / %x41-5A / %x5E-7E */
+static const struct lex_set token_chars = {
+	LEX_BITS(0x21, 0x21) | LEX_BITS(0x23, 0x27) | LEX_BITS(0x2a, 0x2b) | LEX_BITS(0x2d, 0x2e) |
+		LEX_BITS(0x30, 0x39),
+	LEX_BITS(0x41 - 0x40, 0x5a - 0x40) | LEX_BITS(0x5e - 0x40, 0x7e - 0x40),
+};
 
 static bool is_token(struct slice s)
 {
 	if (s.len == 0)
 		return false;
 	for (size_t i = 0; i < s.len; i++)
-		if (!is_token_char(s.p[i]))
+		if (!lex_in(&token_chars, (unsigned char)s.p[i]))
 			return false;
 	return true;
 }
@@ -99,17 +96,17 @@ static bool is_token(struct slice s)
 static bool parse_nettype(struct slice *rest, bool *ipv6, const char **why)
 {
 	struct slice nt, at;
-	if (!slice_next_field(rest, &nt) || !slice_next_field(rest, &at)) {
+	if (!lex_next_field(rest, &nt) || !lex_next_field(rest, &at)) {
 		*why = "missing network or address type";
 		return false;
 	}
-	if (!slice_eq_cstr(nt, "IN")) {
+	if (!LEX_EQ(nt, "IN")) {
 		*why = "network type is not IN";
 		return false;
 	}
-	if (slice_eq_cstr(at, "IP4"))
+	if (LEX_EQ(at, "IP4"))
 		*ipv6 = false;
-	else if (slice_eq_cstr(at, "IP6"))
+	else if (LEX_EQ(at, "IP6"))
 		*ipv6 = true;
 	else {
 		*why = "address type is not IP4 or IP6";
@@ -123,7 +120,7 @@ static bool parse_conn(struct slice v, struct sdp_conn *c, const char **why)
 	struct slice addr, extra;
 	if (!parse_nettype(&v, &c->ipv6, why))
 		return false;
-	if (!slice_next_field(&v, &addr) || slice_next_field(&v, &extra)) {
+	if (!lex_next_field(&v, &addr) || lex_next_field(&v, &extra)) {
 		*why = "c= needs exactly one connection address";
 		return false;
 	}
@@ -137,14 +134,14 @@ static bool parse_origin(struct slice v, const char **why)
 	struct slice f;
 	bool ipv6;
 	for (int i = 0; i < 3; i++) {
-		if (!slice_next_field(&v, &f)) {
+		if (!lex_next_field(&v, &f)) {
 			*why = "o= has too few fields";
 			return false;
 		}
 	}
 	if (!parse_nettype(&v, &ipv6, why))
 		return false;
-	if (!slice_next_field(&v, &f) || slice_next_field(&v, &f)) {
+	if (!lex_next_field(&v, &f) || lex_next_field(&v, &f)) {
 		*why = "o= needs exactly one unicast address";
 		return false;
 	}
@@ -167,7 +164,7 @@ static enum sdp_proto proto_from(struct slice s)
 		{ "UDP/TLS/RTP/SAVPF", SDP_PROTO_UDP_TLS_SAVPF },
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (slice_eq_cstr_ci(s, tab[i].name))
+		if (lex_eq_ci(s, tab[i].name))
 			return tab[i].p;
 	return SDP_PROTO_OTHER;
 }
@@ -225,7 +222,7 @@ static bool parse_port(struct slice s, uint32_t *port, uint32_t *nports)
 static bool parse_media(struct slice v, struct sdp_media *m, const char **why)
 {
 	struct slice port, fmt;
-	if (!slice_next_field(&v, &m->media) || !slice_next_field(&v, &port) || !slice_next_field(&v, &m->proto_text)) {
+	if (!lex_next_field(&v, &m->media) || !lex_next_field(&v, &port) || !lex_next_field(&v, &m->proto_text)) {
 		*why = "m= has too few fields";
 		return false;
 	}
@@ -239,37 +236,38 @@ static bool parse_media(struct slice v, struct sdp_media *m, const char **why)
 	}
 	m->proto = proto_from(m->proto_text);
 	struct slice first = v;
-	if (!slice_next_field(&first, &fmt)) {
+	if (!lex_next_field(&first, &fmt)) {
 		*why = "m= has no format";
 		return false;
 	}
-	m->fmts = slice_trim(v);
+	m->fmts = lex_trim(v);
 	return true;
 }
 
+/* RFC 8866 6.7 direction attributes, matched as written (case-sensitive, as before). */
 static enum sdp_dir dir_from(struct slice name)
 {
-	if (slice_eq_cstr(name, "sendrecv"))
+	if (LEX_EQ(name, "sendrecv"))
 		return SDP_DIR_SENDRECV;
-	if (slice_eq_cstr(name, "sendonly"))
+	if (LEX_EQ(name, "sendonly"))
 		return SDP_DIR_SENDONLY;
-	if (slice_eq_cstr(name, "recvonly"))
+	if (LEX_EQ(name, "recvonly"))
 		return SDP_DIR_RECVONLY;
-	if (slice_eq_cstr(name, "inactive"))
+	if (LEX_EQ(name, "inactive"))
 		return SDP_DIR_INACTIVE;
 	return SDP_DIR_UNSET;
 }
 
 static enum sdp_setup setup_from(struct slice v)
 {
-	v = slice_trim(v);
-	if (slice_eq_cstr_ci(v, "active"))
+	v = lex_trim(v);
+	if (LEX_EQ_CI(v, "active"))
 		return SDP_SETUP_ACTIVE;
-	if (slice_eq_cstr_ci(v, "passive"))
+	if (LEX_EQ_CI(v, "passive"))
 		return SDP_SETUP_PASSIVE;
-	if (slice_eq_cstr_ci(v, "actpass"))
+	if (LEX_EQ_CI(v, "actpass"))
 		return SDP_SETUP_ACTPASS;
-	if (slice_eq_cstr_ci(v, "holdconn"))
+	if (LEX_EQ_CI(v, "holdconn"))
 		return SDP_SETUP_HOLDCONN;
 	return SDP_SETUP_UNSET;
 }
@@ -278,7 +276,37 @@ static enum sdp_setup setup_from(struct slice v)
 static bool is_mikey(struct slice v)
 {
 	struct slice id;
-	return slice_next_field(&v, &id) && slice_eq_cstr_ci(id, "mikey");
+	return lex_next_field(&v, &id) && LEX_EQ_CI(id, "mikey");
+}
+
+/* Counts and facts an attribute contributes to its level (m, or the session when m is NULL).
+ * The names have distinct lengths but for two pairs, so the length picks the candidates. */
+static void note_attr(struct sdp *sdp, struct sdp_media *m, const struct sdp_attr *a)
+{
+	struct slice n = a->name;
+	enum sdp_dir d;
+	switch (n.len) {
+	case 5:
+		if (LEX_EQ_CI(n, "setup"))
+			*(m ? &m->setup : &sdp->sess.setup) = setup_from(a->value);
+		break;
+	case 6:
+		if (LEX_EQ_CI(n, "crypto"))
+			(*(m ? &m->n_crypto : &sdp->sess.n_crypto))++;
+		else if (m && LEX_EQ_CI(n, "rtpmap"))
+			m->n_rtpmap++;
+		break;
+	case 8:
+		if ((d = dir_from(n)) != SDP_DIR_UNSET)
+			*(m ? &m->dir : &sdp->sess.dir) = d;
+		else if (LEX_EQ_CI(n, "key-mgmt") && is_mikey(a->value))
+			(*(m ? &m->n_mikey : &sdp->sess.n_mikey))++;
+		break;
+	case 11:
+		if (LEX_EQ_CI(n, "fingerprint"))
+			(*(m ? &m->n_fingerprint : &sdp->sess.n_fingerprint))++;
+		break;
+	}
 }
 
 static bool parse_attr(struct slice v, struct sdp_attr *a, const char **why)
@@ -301,26 +329,50 @@ struct counts {
 	size_t lines, attrs, media;
 };
 
+/* Also the only check for bad bytes: a CR not followed by LF, or a NUL, is malformed (RFC 8866 5:
+ * text fields exclude NUL, CR and LF). Rather than searching each line three times, the next CR
+ * and the first NUL are known ahead: one memchr for the NUL over the whole body, and one per line
+ * for CRs (in a CRLF body, the one ending the line). */
 static int count_pass(struct slice body, const struct sdp_limits *lim, struct counts *c,
 		      struct sdp_error *err)
 {
-	struct line_iter it = { body, 0, 0 };
-	struct line ln;
-	bool bad;
+	const char *p = body.p, *end = body.p + body.len;
+	const char *nul = body.len ? memchr(p, '\0', body.len) : NULL;
+	const char *cr = body.len ? memchr(p, '\r', body.len) : NULL;
+	unsigned lineno = 0;
+	if (!nul)
+		nul = end;
+	if (!cr)
+		cr = end;
 	memset(c, 0, sizeof(*c));
-	while (line_next(&it, &ln, &bad)) {
-		if (bad)
-			return fail_rc(err, ln.lineno, "CR or NUL inside a line", EBADMSG);
-		if (ln.text.len > lim->max_line_len)
-			return fail_rc(err, ln.lineno, "line too long", EMSGSIZE);
-		if (ln.text.len == 0)
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		const char *text_end = nl ? nl : end;
+		if (text_end > p && text_end[-1] == '\r')
+			text_end--;
+		lineno++;
+		if (nul < text_end || cr < text_end)
+			return fail_rc(err, lineno, "CR or NUL inside a line", EBADMSG);
+		if (cr < next) {
+			/* the CR of this line's CRLF (or of a last line's lone CR): find the next one */
+			cr = next < end ? memchr(next, '\r', (size_t)(end - next)) : NULL;
+			if (!cr)
+				cr = end;
+		}
+		size_t textlen = (size_t)(text_end - p);
+		const char type = *p;
+		p = next;
+		if (textlen > lim->max_line_len)
+			return fail_rc(err, lineno, "line too long", EMSGSIZE);
+		if (textlen == 0)
 			continue;
 		if (++c->lines > lim->max_lines)
-			return fail_rc(err, ln.lineno, "too many lines", EMSGSIZE);
-		if (ln.text.p[0] == 'a')
+			return fail_rc(err, lineno, "too many lines", EMSGSIZE);
+		if (type == 'a')
 			c->attrs++;
-		else if (ln.text.p[0] == 'm' && ++c->media > lim->max_media)
-			return fail_rc(err, ln.lineno, "too many media sections", EMSGSIZE);
+		else if (type == 'm' && ++c->media > lim->max_media)
+			return fail_rc(err, lineno, "too many media sections", EMSGSIZE);
 	}
 	return 0;
 }
@@ -329,11 +381,11 @@ static bool fill_pass(struct sdp *sdp, struct sdp_error *err)
 {
 	struct line_iter it = { sdp->body, 0, 0 };
 	struct line ln;
-	bool bad, seen_v = false, seen_o = false, seen_s = false;
+	bool seen_v = false, seen_o = false, seen_s = false;
 	const char *why = NULL;
 	struct sdp_media *m = NULL;
 
-	while (line_next(&it, &ln, &bad)) {
+	while (line_next(&it, &ln)) {
 		/* Blank lines are not in the grammar; skipping them costs nothing and keeps bodies
 		 * with a trailing extra CRLF (seen in the wild) usable. */
 		if (ln.text.len == 0)
@@ -342,12 +394,12 @@ static bool fill_pass(struct sdp *sdp, struct sdp_error *err)
 			return fail(err, ln.lineno, "line is not <type>=<value>");
 		char type = ln.text.p[0];
 		/* Trailing SP/HTAB is not in the grammar either; tolerated like blank lines. */
-		struct slice v = slice_trim((struct slice){ ln.text.p + 2, ln.text.len - 2 });
+		struct slice v = lex_trim((struct slice){ ln.text.p + 2, ln.text.len - 2 });
 		if (!seen_v && type != 'v')
 			return fail(err, ln.lineno, "first line is not v=");
 		switch (type) {
 		case 'v':
-			if (seen_v || !slice_eq_cstr(v, "0"))
+			if (seen_v || !LEX_EQ(v, "0"))
 				return fail(err, ln.lineno, "v= is not the single version 0");
 			seen_v = true;
 			break;
@@ -394,22 +446,7 @@ static bool fill_pass(struct sdp *sdp, struct sdp_error *err)
 			a->len = ln.len;
 			a->lineno = ln.lineno;
 			sdp->n_attrs++;
-			enum sdp_dir d = dir_from(a->name);
-			unsigned *crypto = m ? &m->n_crypto : &sdp->sess.n_crypto;
-			unsigned *mikey = m ? &m->n_mikey : &sdp->sess.n_mikey;
-			unsigned *fp = m ? &m->n_fingerprint : &sdp->sess.n_fingerprint;
-			if (d != SDP_DIR_UNSET)
-				*(m ? &m->dir : &sdp->sess.dir) = d;
-			else if (slice_eq_cstr_ci(a->name, "crypto"))
-				(*crypto)++;
-			else if (slice_eq_cstr_ci(a->name, "key-mgmt") && is_mikey(a->value))
-				(*mikey)++;
-			else if (slice_eq_cstr_ci(a->name, "fingerprint"))
-				(*fp)++;
-			else if (slice_eq_cstr_ci(a->name, "setup"))
-				*(m ? &m->setup : &sdp->sess.setup) = setup_from(a->value);
-			else if (m && slice_eq_cstr_ci(a->name, "rtpmap"))
-				m->n_rtpmap++;
+			note_attr(sdp, m, a);
 			if (m)
 				m->attr_count++;
 			else
@@ -451,23 +488,19 @@ int sdp_parse(struct sdp **sdpp, struct slice body, const struct sdp_limits *lim
 	if (rc)
 		return rc;
 
-	struct sdp *sdp = mem_zalloc(sizeof(*sdp), sdp_destroy);
+	struct sdp *sdp = mem_zalloc(sizeof(*sdp) + c.media * sizeof(*sdp->media) + c.attrs * sizeof(*sdp->attrs),
+				     NULL);
 	if (!sdp)
 		return ENOMEM;
 	sdp->body = body;
-	if (c.media && !(sdp->media = mem_zalloc(c.media * sizeof(*sdp->media), NULL)))
-		goto nomem;
-	if (c.attrs && !(sdp->attrs = mem_zalloc(c.attrs * sizeof(*sdp->attrs), NULL)))
-		goto nomem;
+	sdp->media = (struct sdp_media *)(sdp + 1);
+	sdp->attrs = (struct sdp_attr *)(sdp->media + c.media);
 	if (!fill_pass(sdp, err)) {
 		mem_deref(sdp);
 		return EBADMSG;
 	}
 	*sdpp = sdp;
 	return 0;
-nomem:
-	mem_deref(sdp);
-	return ENOMEM;
 }
 
 struct slice sdp_body(const struct sdp *sdp)
@@ -504,7 +537,7 @@ const struct sdp_attr *sdp_attr_find(const struct sdp *sdp, const struct sdp_med
 {
 	const struct sdp_attr *a;
 	for (size_t i = 0; (a = sdp_attr_get(sdp, m, i)); i++)
-		if (slice_eq_cstr_ci(a->name, name))
+		if (lex_eq_ci(a->name, name))
 			return a;
 	return NULL;
 }

@@ -175,6 +175,53 @@ static void test_parse_errors_name_line_and_reason(void **state)
 	assert_int_equal(err.line, 3);
 }
 
+/* The first pass finds CR and NUL for the whole body ahead of the line it is on; each bad byte
+ * is still reported on its own line, and before any syntax error on an earlier line. */
+static void test_parse_bad_bytes_anywhere(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *body;
+		size_t len;
+		int rc;
+		unsigned line;
+	} cases[] = {
+#define C(lit, rc, line) { lit, sizeof(lit) - 1, rc, line }
+		/* a bare CR after several CRLF lines, and in an LF body */
+		C("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nc=IN\rIP4 h\r\n", EBADMSG, 5),
+		C("v=0\no=- 1 1 IN IP4 h\ns=-\nt=0 0\nc=IN\rIP4 h\n", EBADMSG, 5),
+		/* CR CR LF: the first CR is inside the line */
+		C("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\r\n", EBADMSG, 3),
+		/* a CR opening a line, a CR ending an LF-less last line (accepted), one after the LF */
+		C("\rv=0\r\n", EBADMSG, 1),
+		C("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r", 0, 0),
+		C("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\n\r", 0, 0),
+		C("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\n\rx", EBADMSG, 4),
+		/* a syntax error on line 2 loses to a bad byte on line 4 */
+		C("v=0\r\nx=1\r\ns=-\r\nt=0\r0\r\n", EBADMSG, 4),
+		C("v=0\r\nx=1\r\ns=-\r\nt=0\0000\r\n", EBADMSG, 4),
+		/* NUL: alone on a last line, before the CR of a CRLF, and after a bare CR (which wins) */
+		C("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\n\000", EBADMSG, 4),
+		C("v=0\r\no=- 1 1 IN IP4 h\000\r\ns=-\r\n", EBADMSG, 2),
+		C("v=0\r\no=- 1 1\rIN IP4 h\r\ns=-\000\r\n", EBADMSG, 2),
+		/* many CRLF lines: the next-CR search moves on line by line */
+		C("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\na=a\r\na=b\r\na=c\r\na=d\r\na=e\r\na=f\r\n", 0, 0),
+#undef C
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sdp *sdp = NULL;
+		struct sdp_error err;
+		int rc = sdp_parse(&sdp, (struct slice){ cases[i].body, cases[i].len }, NULL, &err);
+		if (rc != cases[i].rc || err.line != cases[i].line ||
+		    (rc && (!err.reason || strcmp(err.reason, "CR or NUL inside a line") != 0))) {
+			print_error("case %zu: rc=%d line=%u reason=%s, want rc %d line %u\n", i, rc, err.line,
+				    err.reason ? err.reason : "(null)", cases[i].rc, cases[i].line);
+			fail();
+		}
+		mem_deref(sdp);
+	}
+}
+
 static void test_parse_limits(void **state)
 {
 	(void)state;
@@ -280,6 +327,7 @@ int run_parse_tests(void)
 		cmocka_unit_test(test_parse_lf_and_crlf_agree),
 		cmocka_unit_test(test_parse_last_line_without_eol_and_blank_lines),
 		cmocka_unit_test(test_parse_errors_name_line_and_reason),
+		cmocka_unit_test(test_parse_bad_bytes_anywhere),
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_build_filtered_copies_untouched_bytes),
 		cmocka_unit_test(test_build_keep_all_is_identity),
