@@ -337,6 +337,18 @@ bool sdp_crypto_insecure(const struct sdp_crypto *c)
 	       (c->flags & (SDP_CRYPTO_F_UNENCRYPTED_SRTP | SDP_CRYPTO_F_UNAUTHENTICATED_SRTP));
 }
 
+void sdp_crypto_info_from(struct sdp_crypto_info *ci, const struct sdp_crypto *c)
+{
+	ci->status = c->status;
+	ci->tag = c->tag;
+	ci->tag_valid = c->tag_valid;
+	ci->insecure = sdp_crypto_insecure(c);
+	ci->suite = c->suite;
+	ci->suite_name = c->suite_name;
+	ci->bad_len = c->bad_len;
+	ci->need_len = c->need_len;
+}
+
 static size_t put(char *buf, size_t bufsz, size_t n, const char *s, size_t len)
 {
 	if (n + 1 >= bufsz)

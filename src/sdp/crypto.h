@@ -88,6 +88,22 @@ struct sdp_crypto {
  * never fails otherwise. */
 enum sdp_crypto_status sdp_crypto_parse(struct sdp_crypto *c, struct slice value);
 
+/* What judging a line and naming it in a Warning take from its sdp_crypto, without the keys.
+ * sdp_parse() keeps one per a=crypto attribute (sdp_crypto_get()), so an offer kept for its
+ * answer is not parsed again. */
+struct sdp_crypto_info {
+	enum sdp_crypto_status status;
+	uint32_t tag;
+	bool tag_valid;
+	bool insecure; /* sdp_crypto_insecure() */
+	const struct sdp_crypto_suite *suite;
+	struct slice suite_name;
+	size_t bad_len;
+	size_t need_len;
+};
+
+void sdp_crypto_info_from(struct sdp_crypto_info *ci, const struct sdp_crypto *c);
+
 /* True when SRTP under this line would not protect the media (NULL suite, UNENCRYPTED_SRTP,
  * UNAUTHENTICATED_SRTP). */
 bool sdp_crypto_insecure(const struct sdp_crypto *c);

@@ -9,6 +9,7 @@
 
 #include "base/mem.h"
 #include "sdp/crypto.h"
+#include "sdp/lex.h"
 
 #define MAX_CRYPTO_PER_MEDIA 32
 
@@ -212,7 +213,7 @@ struct scan {
 	unsigned classes; /* 1 << sdp_mclass */
 };
 
-static void note_from(struct crypto_note *n, const struct sdp_crypto *c)
+static void note_from(struct crypto_note *n, const struct sdp_crypto_info *c)
 {
 	n->set = true;
 	n->tag = c->tag;
@@ -235,13 +236,12 @@ static enum sdp_mclass mclass_of(enum sdp_proto p)
 	return SDP_MCLASS_OTHER;
 }
 
-/* Validate every a=crypto of m and classify m. ignore_sdes: judge as if the a=crypto lines had
- * been stripped (they are still validated). */
+/* Judge every a=crypto of m (as sdp_parse() validated it) and classify m. ignore_sdes: judge as
+ * if the a=crypto lines had been stripped (they are still validated). */
 static void scan_media(const struct sdp *sdp, const struct sdp_media *m, const struct sdp_policy *pol,
 		       bool ignore_sdes, struct line_eval *le, struct scan *sc)
 {
 	const struct sdp_session *sess = sdp_session_get(sdp);
-	const struct sdp_attr *a;
 	unsigned usable_secure = 0, usable_insecure = 0, unusable = 0;
 	memset(le, 0, sizeof(*le));
 
@@ -253,48 +253,46 @@ static void scan_media(const struct sdp *sdp, const struct sdp_media *m, const s
 		return;
 	}
 	sc->classes |= 1u << mclass_of(m->proto);
-	for (size_t i = 0; (a = sdp_attr_get(sdp, m, i)); i++) {
-		struct sdp_crypto c;
-		if (!slice_eq_cstr_ci(a->name, "crypto"))
-			continue;
-		sdp_crypto_parse(&c, a->value);
-		if (sdp_crypto_status_malformed(c.status)) {
+	for (size_t i = 0; i < m->n_crypto; i++) {
+		const struct sdp_crypto_info *c = sdp_crypto_get(sdp, m, i);
+		if (sdp_crypto_status_malformed(c->status)) {
 			if (!sc->fatal) {
-				sc->fatal = c.status == SDP_CRYPTO_BAD_KEY_LENGTH ? SDP_REASON_CRYPTO_KEY_LENGTH
-										 : SDP_REASON_CRYPTO_MALFORMED;
-				note_from(&sc->fatal_note, &c);
+				sc->fatal = c->status == SDP_CRYPTO_BAD_KEY_LENGTH ? SDP_REASON_CRYPTO_KEY_LENGTH
+										   : SDP_REASON_CRYPTO_MALFORMED;
+				note_from(&sc->fatal_note, c);
 				sc->fatal_media = m;
 			}
 			continue;
 		}
 		/* RFC 4568 9.1: the tag is unique within the m= section. */
 		for (unsigned j = 0; j < le->n_tags; j++) {
-			if (le->tags[j] == c.tag && !sc->fatal) {
+			if (le->tags[j] == c->tag && !sc->fatal) {
 				sc->fatal = SDP_REASON_CRYPTO_DUP_TAG;
-				note_from(&sc->fatal_note, &c);
+				note_from(&sc->fatal_note, c);
 				sc->fatal_media = m;
 			}
 		}
 		if (le->n_tags == MAX_CRYPTO_PER_MEDIA) {
 			if (!sc->fatal) {
+				struct sdp_crypto_info many = *c;
+				many.status = SDP_CRYPTO_TOO_MANY_KEYS;
 				sc->fatal = SDP_REASON_CRYPTO_MALFORMED;
-				c.status = SDP_CRYPTO_TOO_MANY_KEYS;
-				note_from(&sc->fatal_note, &c);
+				note_from(&sc->fatal_note, &many);
 				sc->fatal_media = m;
 			}
 			continue;
 		}
-		le->tags[le->n_tags++] = c.tag;
+		le->tags[le->n_tags++] = c->tag;
 		if (ignore_sdes)
 			continue;
-		if (c.status != SDP_CRYPTO_OK) {
+		if (c->status != SDP_CRYPTO_OK) {
 			unusable++;
 			if (!le->unusable.set)
-				note_from(&le->unusable, &c);
-		} else if (sdp_crypto_insecure(&c)) {
+				note_from(&le->unusable, c);
+		} else if (c->insecure) {
 			usable_insecure++;
 			if (!le->insecure.set)
-				note_from(&le->insecure, &c);
+				note_from(&le->insecure, c);
 		} else {
 			usable_secure++;
 		}
@@ -529,7 +527,7 @@ static bool keep_non_crypto(const struct sdp_attr *a, const struct sdp_media *m,
 {
 	(void)m;
 	(void)arg;
-	return !slice_eq_cstr_ci(a->name, "crypto");
+	return !LEX_EQ_CI(a->name, "crypto");
 }
 
 static void count_offer(struct sdp_metrics *mx, const struct scan *sc, const struct sdp_verdict *v)
@@ -701,15 +699,13 @@ int sdp_policy_check_offer_keep(struct sdp_verdict *v, struct slice body,
 
 /* ---- answers ---- */
 
-static bool tag_offered(const struct sdp *offer, const struct sdp_media *om, const struct sdp_crypto *ac)
+/* The offer's lines come as sdp_parse() left them: an offer kept from its own check is not
+ * parsed again for its answer. */
+static bool tag_offered(const struct sdp *offer, const struct sdp_media *om, const struct sdp_crypto_info *ac)
 {
-	const struct sdp_attr *a;
-	for (size_t i = 0; (a = sdp_attr_get(offer, om, i)); i++) {
-		struct sdp_crypto oc;
-		if (!slice_eq_cstr_ci(a->name, "crypto"))
-			continue;
-		if (sdp_crypto_parse(&oc, a->value) == SDP_CRYPTO_OK && oc.tag == ac->tag &&
-		    oc.suite == ac->suite)
+	for (size_t i = 0; i < om->n_crypto; i++) {
+		const struct sdp_crypto_info *oc = sdp_crypto_get(offer, om, i);
+		if (oc->status == SDP_CRYPTO_OK && oc->tag == ac->tag && oc->suite == ac->suite)
 			return true;
 	}
 	return false;
@@ -720,17 +716,13 @@ static bool tag_offered(const struct sdp *offer, const struct sdp_media *om, con
 static bool answer_crypto_fits(const struct sdp *offer, const struct sdp_media *om,
 			       const struct sdp *answer, const struct sdp_media *am, char *text, size_t sz)
 {
-	const struct sdp_attr *a;
 	unsigned n = 0;
-	for (size_t i = 0; (a = sdp_attr_get(answer, am, i)); i++) {
-		struct sdp_crypto ac;
-		if (!slice_eq_cstr_ci(a->name, "crypto"))
-			continue;
+	for (size_t i = 0; i < am->n_crypto; i++) {
+		const struct sdp_crypto_info *ac = sdp_crypto_get(answer, am, i);
 		n++;
-		sdp_crypto_parse(&ac, a->value);
-		if (!tag_offered(offer, om, &ac)) {
+		if (!tag_offered(offer, om, ac)) {
 			snprintf(text, sz, "answer does not match offer: a=crypto tag %u was not offered",
-				 (unsigned)ac.tag);
+				 (unsigned)ac->tag);
 			return false;
 		}
 	}
@@ -783,7 +775,8 @@ static void judge_answer(struct sdp_verdict *v, const struct sdp *offer, const s
 			       "answer does not match offer: answer enables a disabled stream");
 			return;
 		}
-		if (!slice_eq_ci(om->proto_text, am->proto_text)) {
+		if (om->proto_text.len != am->proto_text.len ||
+		    !lex_same_ci(om->proto_text.p, am->proto_text.p, am->proto_text.len)) {
 			snprintf(text, sizeof(text), "answer does not match offer: m=%.*s transport %s, offered %s",
 				 clip(am->media.len, 32), am->media.p, sdp_proto_name(am->proto),
 				 sdp_proto_name(om->proto));

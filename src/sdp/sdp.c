@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "sdp/crypto.h"
 #include "sdp/lex.h"
 
 struct sdp {
@@ -19,11 +20,16 @@ struct sdp {
 	size_t n_media;
 	struct sdp_attr *attrs; /* session attributes first, then each section's in body order */
 	size_t n_attrs;
+	/* Each a=crypto attribute parsed once, here, in the order of attrs: the policy judges the
+	 * offer, then the answer against it, from these (RFC 4568 7.1). */
+	struct sdp_crypto_info *crypto;
+	size_t n_crypto;
 };
 
 /* The arrays are laid out right after struct sdp without padding. */
 _Static_assert(sizeof(struct sdp) % alignof(struct sdp_media) == 0, "sdp_media array alignment");
 _Static_assert(sizeof(struct sdp_media) % alignof(struct sdp_attr) == 0, "sdp_attr array alignment");
+_Static_assert(sizeof(struct sdp_attr) % alignof(struct sdp_crypto_info) == 0, "crypto array alignment");
 
 struct line_iter {
 	struct slice body;
@@ -291,9 +297,12 @@ static void note_attr(struct sdp *sdp, struct sdp_media *m, const struct sdp_att
 			*(m ? &m->setup : &sdp->sess.setup) = setup_from(a->value);
 		break;
 	case 6:
-		if (LEX_EQ_CI(n, "crypto"))
+		if (LEX_EQ_CI(n, "crypto")) {
+			struct sdp_crypto c;
+			sdp_crypto_parse(&c, a->value);
+			sdp_crypto_info_from(&sdp->crypto[sdp->n_crypto++], &c);
 			(*(m ? &m->n_crypto : &sdp->sess.n_crypto))++;
-		else if (m && LEX_EQ_CI(n, "rtpmap"))
+		} else if (m && LEX_EQ_CI(n, "rtpmap"))
 			m->n_rtpmap++;
 		break;
 	case 8:
@@ -327,7 +336,19 @@ static bool parse_attr(struct slice v, struct sdp_attr *a, const char **why)
 
 struct counts {
 	size_t lines, attrs, media;
+	size_t crypto; /* a= lines that may be a=crypto: at least as many as there are */
 };
+
+/* Whether the a= line text may hold an a=crypto attribute, judged the way fill_pass() reads the
+ * name (after "a=" and any blanks), without its checks: an upper bound is enough to size the
+ * array of parsed a=crypto lines. */
+static bool maybe_crypto(struct slice text)
+{
+	struct slice rest;
+	if (text.len < 2)
+		return false;
+	return LEX_PREFIX_CI(lex_trim((struct slice){ text.p + 2, text.len - 2 }), "crypto", &rest);
+}
 
 /* Also the only check for bad bytes: a CR not followed by LF, or a NUL, is malformed (RFC 8866 5:
  * text fields exclude NUL, CR and LF). Rather than searching each line three times, the next CR
@@ -360,7 +381,8 @@ static int count_pass(struct slice body, const struct sdp_limits *lim, struct co
 			if (!cr)
 				cr = end;
 		}
-		size_t textlen = (size_t)(text_end - p);
+		struct slice text = { p, (size_t)(text_end - p) };
+		size_t textlen = text.len;
 		const char type = *p;
 		p = next;
 		if (textlen > lim->max_line_len)
@@ -369,9 +391,11 @@ static int count_pass(struct slice body, const struct sdp_limits *lim, struct co
 			continue;
 		if (++c->lines > lim->max_lines)
 			return fail_rc(err, lineno, "too many lines", EMSGSIZE);
-		if (type == 'a')
+		if (type == 'a') {
 			c->attrs++;
-		else if (type == 'm' && ++c->media > lim->max_media)
+			if (maybe_crypto(text))
+				c->crypto++;
+		} else if (type == 'm' && ++c->media > lim->max_media)
 			return fail_rc(err, lineno, "too many media sections", EMSGSIZE);
 	}
 	return 0;
@@ -435,6 +459,7 @@ static bool fill_pass(struct sdp *sdp, struct sdp_error *err)
 			if (!parse_media(v, m, &why))
 				return fail(err, ln.lineno, why);
 			m->attr_first = sdp->n_attrs;
+			m->crypto_first = sdp->n_crypto;
 			m->lineno = ln.lineno;
 			sdp->n_media++;
 			break;
@@ -488,13 +513,15 @@ int sdp_parse(struct sdp **sdpp, struct slice body, const struct sdp_limits *lim
 	if (rc)
 		return rc;
 
-	struct sdp *sdp = mem_zalloc(sizeof(*sdp) + c.media * sizeof(*sdp->media) + c.attrs * sizeof(*sdp->attrs),
+	struct sdp *sdp = mem_zalloc(sizeof(*sdp) + c.media * sizeof(*sdp->media) + c.attrs * sizeof(*sdp->attrs) +
+					     c.crypto * sizeof(*sdp->crypto),
 				     NULL);
 	if (!sdp)
 		return ENOMEM;
 	sdp->body = body;
 	sdp->media = (struct sdp_media *)(sdp + 1);
 	sdp->attrs = (struct sdp_attr *)(sdp->media + c.media);
+	sdp->crypto = (struct sdp_crypto_info *)(sdp->attrs + c.attrs);
 	if (!fill_pass(sdp, err)) {
 		mem_deref(sdp);
 		return EBADMSG;
@@ -530,6 +557,15 @@ const struct sdp_attr *sdp_attr_get(const struct sdp *sdp, const struct sdp_medi
 	size_t first = m ? m->attr_first : 0;
 	size_t count = m ? m->attr_count : sdp->sess.attr_count;
 	return i < count ? &sdp->attrs[first + i] : NULL;
+}
+
+const struct sdp_crypto_info *sdp_crypto_get(const struct sdp *sdp, const struct sdp_media *m, size_t i)
+{
+	if (!sdp)
+		return NULL;
+	size_t first = m ? m->crypto_first : 0;
+	size_t count = m ? m->n_crypto : sdp->sess.n_crypto;
+	return i < count ? &sdp->crypto[first + i] : NULL;
 }
 
 const struct sdp_attr *sdp_attr_find(const struct sdp *sdp, const struct sdp_media *m,

@@ -86,6 +86,7 @@ struct sdp_media {
 	unsigned n_fingerprint; /* a=fingerprint lines (RFC 8122) */
 	size_t attr_first;      /* this section's attributes, see sdp_attr_get() */
 	size_t attr_count;
+	size_t crypto_first;    /* its n_crypto a=crypto lines, see sdp_crypto_get() */
 	unsigned lineno;
 };
 
@@ -103,6 +104,7 @@ struct sdp_session {
 };
 
 struct sdp;
+struct sdp_crypto_info; /* sdp/crypto.h */
 
 /* Parse body (CRLF or bare LF line ends). lim NULL means SDP_LIMITS_DEFAULT. On success *sdpp
  * holds a refcounted object that points into body: keep body alive while using it. Returns 0,
@@ -119,6 +121,9 @@ const struct sdp_attr *sdp_attr_get(const struct sdp *sdp, const struct sdp_medi
 /* First attribute named name (case-insensitive) at m's level (session if m NULL). */
 const struct sdp_attr *sdp_attr_find(const struct sdp *sdp, const struct sdp_media *m,
 				     const char *name);
+/* The i-th a=crypto attribute of m (session level when m is NULL), as sdp_crypto_parse() judged
+ * it when the body was parsed (RFC 4568 9.1); NULL past n_crypto. */
+const struct sdp_crypto_info *sdp_crypto_get(const struct sdp *sdp, const struct sdp_media *m, size_t i);
 /* Connection address in force for m (media c= else session c=); NULL when neither exists. */
 const struct sdp_conn *sdp_media_conn(const struct sdp *sdp, const struct sdp_media *m);
 

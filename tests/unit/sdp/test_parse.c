@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "base/mem.h"
+#include "sdp/crypto.h"
 #include "sdp/sdp.h"
 #include "sdptest.h"
 
@@ -257,6 +258,109 @@ static void test_parse_limits(void **state)
 	assert_int_equal(sdp_parse(NULL, slice_from_cstr(head), NULL, NULL), EINVAL);
 }
 
+#define KEY30 "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
+
+/* Each a=crypto line is parsed with the body and kept per level in body order: what
+ * sdp_crypto_get() returns is what sdp_crypto_parse() says about the attribute's value. */
+static void test_parse_keeps_crypto_lines(void **state)
+{
+	(void)state;
+	static const char body[] = "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\n"
+				   "a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"
+				   "m=audio 4000 RTP/SAVP 0\r\n"
+				   "a=rtpmap:0 PCMU/8000\r\n"
+				   "a= \t crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"
+				   "a=cryptox:5 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"
+				   "a=CRYPTO:2 aes_cm_128_hmac_sha1_32 inline:" KEY30 "|2^20|1:4\r\n"
+				   "a=crypto\r\n"
+				   "m=audio 0 RTP/SAVP 0\r\n"
+				   "m=video 4002 RTP/SAVP 96\r\n"
+				   "a=crypto:3 NULL_HMAC_SHA1_80 inline:" KEY30 " UNENCRYPTED_SRTCP\r\n"
+				   "a=crypto:4 FOO_BAR inline:" KEY30 "\r\n"
+				   "a=crypto:6 AES_256_CM_HMAC_SHA1_80 inline:" KEY30 "\r\n"
+				   "a=\tcrypto:7 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 " UNENCRYPTED_SRTP\r\n";
+	struct sdp *sdp = NULL;
+	struct sdp_error err;
+	assert_int_equal(sdp_parse(&sdp, slice_from_cstr(body), NULL, &err), 0);
+	const struct sdp_media *m0 = sdp_media_get(sdp, 0), *m1 = sdp_media_get(sdp, 1), *m2 = sdp_media_get(sdp, 2);
+	assert_int_equal(sdp_session_get(sdp)->n_crypto, 1);
+	assert_int_equal(m0->n_crypto, 3);
+	assert_int_equal(m1->n_crypto, 0);
+	assert_int_equal(m2->n_crypto, 4);
+
+	const struct sdp_crypto_info *c = sdp_crypto_get(sdp, NULL, 0);
+	assert_non_null(c);
+	assert_int_equal(c->tag, 9);
+	assert_null(sdp_crypto_get(sdp, NULL, 1));
+	assert_int_equal(sdp_crypto_get(sdp, m0, 0)->tag, 1);
+	c = sdp_crypto_get(sdp, m0, 1);
+	assert_int_equal(c->status, SDP_CRYPTO_OK);
+	assert_int_equal(c->tag, 2);
+	assert_string_equal(c->suite->name, "AES_CM_128_HMAC_SHA1_32");
+	c = sdp_crypto_get(sdp, m0, 2);
+	assert_int_equal(c->status, SDP_CRYPTO_BAD_TAG);
+	assert_false(c->tag_valid);
+	assert_null(sdp_crypto_get(sdp, m0, 3));
+	assert_null(sdp_crypto_get(sdp, m1, 0));
+	c = sdp_crypto_get(sdp, m2, 0);
+	assert_int_equal(c->tag, 3);
+	assert_true(c->insecure);
+	c = sdp_crypto_get(sdp, m2, 1);
+	assert_int_equal(c->status, SDP_CRYPTO_UNKNOWN_SUITE);
+	assert_null(c->suite);
+	assert_true(slice_eq_cstr(c->suite_name, "FOO_BAR"));
+	c = sdp_crypto_get(sdp, m2, 2);
+	assert_int_equal(c->status, SDP_CRYPTO_BAD_KEY_LENGTH);
+	assert_int_equal(c->bad_len, 30);
+	assert_int_equal(c->need_len, 46);
+	c = sdp_crypto_get(sdp, m2, 3);
+	assert_int_equal(c->tag, 7);
+	assert_true(c->insecure);
+	assert_null(sdp_crypto_get(sdp, m2, 4));
+	assert_null(sdp_crypto_get(NULL, m0, 0));
+
+	/* the same as parsing each attribute's value now */
+	for (size_t mi = 0; mi <= sdp_media_count(sdp); mi++) {
+		const struct sdp_media *m = mi ? sdp_media_get(sdp, mi - 1) : NULL;
+		const struct sdp_attr *a;
+		size_t k = 0;
+		for (size_t i = 0; (a = sdp_attr_get(sdp, m, i)); i++) {
+			if (!slice_eq_cstr_ci(a->name, "crypto"))
+				continue;
+			struct sdp_crypto fresh;
+			struct sdp_crypto_info want;
+			sdp_crypto_parse(&fresh, a->value);
+			sdp_crypto_info_from(&want, &fresh);
+			c = sdp_crypto_get(sdp, m, k++);
+			assert_non_null(c);
+			assert_int_equal(c->status, want.status);
+			assert_int_equal(c->tag, want.tag);
+			assert_int_equal(c->tag_valid, want.tag_valid);
+			assert_int_equal(c->insecure, want.insecure);
+			assert_ptr_equal(c->suite, want.suite);
+			assert_ptr_equal(c->suite_name.p, want.suite_name.p);
+			assert_int_equal(c->suite_name.len, want.suite_name.len);
+			assert_int_equal(c->bad_len, want.bad_len);
+			assert_int_equal(c->need_len, want.need_len);
+		}
+		assert_null(sdp_crypto_get(sdp, m, k));
+	}
+	mem_deref(sdp);
+
+	/* The array is sized from a first look at each a= line; lines that fill it to the end of
+	 * the allocation, written with blanks before the name (the ASan build checks the bound). */
+	static const char blanks[] = "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nm=audio 4000 RTP/SAVP 0\r\n"
+				     "a= crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"
+				     "a=\t\tCrypto:2 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"
+				     "a=  crypto \t\r\n";
+	assert_int_equal(sdp_parse(&sdp, slice_from_cstr(blanks), NULL, &err), 0);
+	m0 = sdp_media_get(sdp, 0);
+	assert_int_equal(m0->n_crypto, 3);
+	assert_int_equal(sdp_crypto_get(sdp, m0, 1)->tag, 2);
+	assert_int_equal(sdp_crypto_get(sdp, m0, 2)->status, SDP_CRYPTO_BAD_TAG);
+	mem_deref(sdp);
+}
+
 static bool drop_crypto(const struct sdp_attr *a, const struct sdp_media *m, void *arg)
 {
 	(void)m;
@@ -329,6 +433,7 @@ int run_parse_tests(void)
 		cmocka_unit_test(test_parse_errors_name_line_and_reason),
 		cmocka_unit_test(test_parse_bad_bytes_anywhere),
 		cmocka_unit_test(test_parse_limits),
+		cmocka_unit_test(test_parse_keeps_crypto_lines),
 		cmocka_unit_test(test_build_filtered_copies_untouched_bytes),
 		cmocka_unit_test(test_build_keep_all_is_identity),
 	};

@@ -314,7 +314,87 @@ static void check_answer(const char *offer, const char *answer, struct sdp_polic
 		sdp_verdict_clear(&t);
 		mem_deref(o);
 	}
+	/* And against the offer as the proxy keeps it from its own check, when it is kept. */
+	struct sdp_verdict ov;
+	struct sdp *kept = NULL;
+	assert_int_equal(sdp_policy_check_offer_keep(&ov, slice_from_cstr(offer), &pol, hop, HOST, NULL, &kept), 0);
+	if (kept) {
+		struct sdp_verdict t;
+		assert_int_equal(sdp_policy_check_answer_to(&t, kept, slice_from_cstr(answer), &pol, hop, HOST, NULL), 0);
+		assert_int_equal(t.action, v.action);
+		assert_int_equal(t.status, v.status);
+		assert_int_equal(t.reason, v.reason);
+		assert_int_equal(t.insecure_media, v.insecure_media);
+		assert_int_equal(t.km_offered, v.km_offered);
+		assert_string_equal(t.warning, v.warning);
+		sdp_verdict_clear(&t);
+		mem_deref(kept);
+	}
+	sdp_verdict_clear(&ov);
 	sdp_verdict_clear(&v);
+}
+
+/* The answer is judged against the a=crypto lines the offer's own check parsed (kept with the
+ * offer): RFC 4568 7.1.2 wants the answer's tag and suite among the offered lines that were
+ * usable, whichever m= section (the ninth too: the answer check keeps eight evaluations). */
+static void test_answer_against_kept_offer(void **state)
+{
+	(void)state;
+	struct sdp_policy req = pol_of(SDP_MEDIA_SECURE_REQUIRED, SDP_KM_ANY, 415, SDP_SDES_HOP_REFUSE);
+	struct sdp_policy pref = pol_of(SDP_MEDIA_SECURE_PREFERRED, SDP_KM_ANY, 415, SDP_SDES_HOP_REFUSE);
+	static const char offer[] = HEAD "m=audio 4000 RTP/SAVP 0\r\n"
+					 "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"
+					 "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:" KEY30 "\r\n"
+					 "a=crypto:3 FOO_BAR inline:" KEY30 "\r\n";
+#define ANSWER(lines) HEAD "m=audio 5000 RTP/SAVP 0\r\n" lines
+	check_answer(offer, ANSWER("a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:" KEY30 "\r\n"), req, &tls_hop,
+		     SDP_ACCEPT, SDP_REASON_NONE, NULL);
+	check_answer(offer, ANSWER("a=crypto:1 aes_cm_128_hmac_sha1_80 inline:" KEY30 "\r\n"), req, &tls_hop,
+		     SDP_ACCEPT, SDP_REASON_NONE, NULL);
+	/* a tag nobody offered */
+	check_answer(offer, ANSWER("a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"), req, &tls_hop,
+		     SDP_REJECT, SDP_REASON_ANSWER_MISMATCH,
+		     "399 sipsd.example \"answer does not match offer: a=crypto tag 4 was not offered\"");
+	/* an offered tag with another suite */
+	check_answer(offer, ANSWER("a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"), pref, &tls_hop,
+		     SDP_REJECT, SDP_REASON_ANSWER_MISMATCH,
+		     "399 sipsd.example \"answer does not match offer: a=crypto tag 2 was not offered\"");
+	/* the offered line that was not usable (unknown suite) cannot be selected either */
+	check_answer(offer, ANSWER("a=crypto:3 FOO_BAR inline:" KEY30 "\r\n"), pref, &tls_hop, SDP_REJECT,
+		     SDP_REASON_ANSWER_MISMATCH,
+		     "399 sipsd.example \"answer does not match offer: a=crypto tag 3 was not offered\"");
+	/* the first line not offered is named, before the count */
+	check_answer(offer,
+		     ANSWER("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"
+			    "a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"),
+		     req, &tls_hop, SDP_REJECT, SDP_REASON_ANSWER_MISMATCH,
+		     "399 sipsd.example \"answer does not match offer: a=crypto tag 9 was not offered\"");
+	check_answer(offer,
+		     ANSWER("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY30 "\r\n"
+			    "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:" KEY30 "\r\n"),
+		     req, &tls_hop, SDP_REJECT, SDP_REASON_ANSWER_MISMATCH,
+		     "399 sipsd.example \"answer does not match offer: m=audio selects 2 a=crypto lines\"");
+#undef ANSWER
+	/* nine m= sections, each offering its own tag; the ninth answered with the eighth's tag */
+	char o9[4096], a9[4096], bad9[4096];
+	size_t lo = (size_t)snprintf(o9, sizeof(o9), "%s", HEAD), la = lo, lb = lo;
+	memcpy(a9, o9, lo + 1);
+	memcpy(bad9, o9, lo + 1);
+	for (int i = 1; i <= 9; i++) {
+		lo += (size_t)snprintf(o9 + lo, sizeof(o9) - lo,
+				       "m=audio %d RTP/SAVP 0\r\na=crypto:%d AES_CM_128_HMAC_SHA1_80 inline:%s\r\n",
+				       4000 + 2 * i, i, KEY30);
+		la += (size_t)snprintf(a9 + la, sizeof(a9) - la,
+				       "m=audio %d RTP/SAVP 0\r\na=crypto:%d AES_CM_128_HMAC_SHA1_80 inline:%s\r\n",
+				       5000 + 2 * i, i, KEY30);
+		lb += (size_t)snprintf(bad9 + lb, sizeof(bad9) - lb,
+				       "m=audio %d RTP/SAVP 0\r\na=crypto:%d AES_CM_128_HMAC_SHA1_80 inline:%s\r\n",
+				       5000 + 2 * i, i == 9 ? 8 : i, KEY30);
+	}
+	assert_true(lo < sizeof(o9) && la < sizeof(a9) && lb < sizeof(bad9));
+	check_answer(o9, a9, req, &tls_hop, SDP_ACCEPT, SDP_REASON_NONE, NULL);
+	check_answer(o9, bad9, req, &tls_hop, SDP_REJECT, SDP_REASON_ANSWER_MISMATCH,
+		     "399 sipsd.example \"answer does not match offer: a=crypto tag 8 was not offered\"");
 }
 
 static void test_answers(void **state)
@@ -481,6 +561,7 @@ int run_policy_tests(void)
 		cmocka_unit_test(test_warning_is_a_safe_quoted_string),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_answers),
+		cmocka_unit_test(test_answer_against_kept_offer),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_config_values),
 	};

@@ -513,6 +513,116 @@ static void test_strip_keeps_other_bytes(void **state)
 	mem_deref(body);
 }
 
+/* Every file of dir, read into bodies[] (mem strings) with their lengths; returns the count. */
+static size_t read_dir(const char *dir, char **bodies, size_t *lens, char (*names)[128], size_t max)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", sdptest_root(), dir);
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	struct dirent *e;
+	size_t n = 0;
+	while ((e = readdir(d)) && n < max) {
+		size_t len = strlen(e->d_name);
+		if (len <= 4 || strcmp(e->d_name + len - 4, ".sdp") != 0)
+			continue;
+		char rel[512];
+		snprintf(rel, sizeof(rel), "%s/%s", dir, e->d_name);
+		bodies[n] = sdptest_read(rel, &lens[n]);
+		assert_non_null(bodies[n]);
+		snprintf(names[n], sizeof(names[n]), "%s", e->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void same_verdict(const struct sdp_verdict *a, const struct sdp_verdict *b, const char *what)
+{
+	if (a->action != b->action || a->status != b->status || a->reason != b->reason ||
+	    a->insecure_media != b->insecure_media || a->km_offered != b->km_offered ||
+	    strcmp(a->warning, b->warning) != 0) {
+		print_error("%s: kept offer %d %u [%s], parsed again %d %u [%s]\n", what, a->action, a->status,
+			    a->warning, b->action, b->status, b->warning);
+		fail();
+	}
+}
+
+/* The parsed a=crypto lines kept in every file's sdp are what parsing the attribute says, and an
+ * answer (each file of the directory in turn) gets the same verdict against the offer kept from
+ * its own check as against the offer parsed again. */
+static void test_kept_offers_judge_answers_alike(void **state)
+{
+	(void)state;
+	static const char *dirs[] = { PJSUA_DIR, SEEDS_DIR, RFC_DIR };
+	static const struct sdp_policy pols[] = {
+		{ SDP_MEDIA_SECURE_REQUIRED, SDP_KM_ANY, 488, SDP_SDES_HOP_REFUSE },
+		{ SDP_MEDIA_SECURE_PREFERRED, SDP_KM_ANY, 488, SDP_SDES_HOP_REFUSE },
+		{ SDP_MEDIA_ANY, SDP_KM_NONE, 488, SDP_SDES_HOP_REFUSE },
+		{ SDP_MEDIA_SECURE_PREFERRED, SDP_KM_SDES, 415, SDP_SDES_HOP_STRIP },
+	};
+	enum { MAX = 64 };
+	static char *bodies[MAX];
+	static size_t lens[MAX];
+	static char names[MAX][128];
+	unsigned kept_n = 0, crypto_n = 0;
+	for (size_t di = 0; di < sizeof(dirs) / sizeof(dirs[0]); di++) {
+		size_t n = read_dir(dirs[di], bodies, lens, names, MAX);
+		for (size_t i = 0; i < n; i++) {
+			struct slice offer = { bodies[i], lens[i] };
+			struct sdp *sdp = NULL;
+			if (sdp_parse(&sdp, offer, NULL, NULL) == 0) {
+				for (size_t mi = 0; mi <= sdp_media_count(sdp); mi++) {
+					const struct sdp_media *m = mi ? sdp_media_get(sdp, mi - 1) : NULL;
+					const struct sdp_attr *a;
+					size_t k = 0;
+					for (size_t ai = 0; (a = sdp_attr_get(sdp, m, ai)); ai++) {
+						if (!slice_eq_cstr_ci(a->name, "crypto"))
+							continue;
+						struct sdp_crypto c;
+						sdp_crypto_parse(&c, a->value);
+						const struct sdp_crypto_info *ci = sdp_crypto_get(sdp, m, k++);
+						assert_non_null(ci);
+						if (ci->status != c.status || ci->tag != c.tag || ci->suite != c.suite ||
+						    ci->insecure != sdp_crypto_insecure(&c) || ci->bad_len != c.bad_len)
+							fail_msg("%s line %u: kept a=crypto differs", names[i], a->lineno);
+						crypto_n++;
+					}
+					assert_null(sdp_crypto_get(sdp, m, k));
+				}
+			}
+			mem_deref(sdp);
+			for (size_t p = 0; p < sizeof(pols) / sizeof(pols[0]); p++) {
+				struct sdp_verdict ov;
+				struct sdp *kept = NULL;
+				assert_int_equal(sdp_policy_check_offer_keep(&ov, offer, &pols[p], &tls_hop, HOST, NULL, &kept), 0);
+				sdp_verdict_clear(&ov);
+				if (!kept)
+					continue;
+				kept_n++;
+				for (size_t j = 0; j < n; j++) {
+					struct slice answer = { bodies[j], lens[j] };
+					struct sdp_verdict a, b;
+					char what[300];
+					snprintf(what, sizeof(what), "%s answered by %s, policy %zu", names[i], names[j], p);
+					assert_int_equal(sdp_policy_check_answer_to(&a, kept, answer, &pols[p], &tls_hop, HOST, NULL), 0);
+					assert_int_equal(sdp_policy_check_answer_body(&b, offer, answer, &pols[p], &tls_hop, HOST, NULL), 0);
+					same_verdict(&a, &b, what);
+					sdptest_no_key_in(a.warning, answer, what);
+					sdp_verdict_clear(&a);
+					sdp_verdict_clear(&b);
+				}
+				mem_deref(kept);
+			}
+		}
+		for (size_t i = 0; i < n; i++)
+			mem_deref(bodies[i]);
+	}
+	/* the directories hold offers that are kept, and a=crypto lines */
+	assert_true(kept_n >= 40);
+	assert_true(crypto_n >= 50);
+}
+
 int run_testdata_tests(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +632,7 @@ int run_testdata_tests(void)
 		cmocka_unit_test(test_fuzz_sdes_seeds),
 		cmocka_unit_test(test_rfc4568_examples),
 		cmocka_unit_test(test_strip_keeps_other_bytes),
+		cmocka_unit_test(test_kept_offers_judge_answers_alike),
 	};
 	return cmocka_run_group_tests_name("sdp_testdata", tests, NULL, NULL);
 }
