@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "sdp/lex.h"
+
 static const struct sdp_crypto_suite suites[] = {
 	/* RFC 4568 6.2: 128-bit master key, 112-bit salt */
 	{ "AES_CM_128_HMAC_SHA1_80", NULL, 16, 14, false },
@@ -32,8 +34,7 @@ const struct sdp_crypto_suite *sdp_crypto_suite_find(struct slice name)
 {
 	/* RFC 4568 9.1 crypto-suite names are ABNF literals, hence case-insensitive. */
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
-		if (slice_eq_cstr_ci(name, suites[i].name) ||
-		    (suites[i].alias && slice_eq_cstr_ci(name, suites[i].alias)))
+		if (lex_eq_ci(name, suites[i].name) || (suites[i].alias && lex_eq_ci(name, suites[i].alias)))
 			return &suites[i];
 	}
 	return NULL;
@@ -80,19 +81,9 @@ static bool split_at(struct slice *s, char sep, struct slice *head)
 	return true;
 }
 
-static bool starts_with_ci(struct slice s, const char *prefix, struct slice *rest)
-{
-	size_t n = strlen(prefix);
-	if (s.len < n || !slice_eq_cstr_ci((struct slice){ s.p, n }, prefix))
-		return false;
-	*rest = (struct slice){ s.p + n, s.len - n };
-	return true;
-}
-
 static bool is_b64(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-	       c == '/';
+	return lex_is(c, LEX_B64);
 }
 
 /* RFC 4648 4 alphabet. Padding is optional (some stacks drop it) but, when present, must end
@@ -100,16 +91,13 @@ static bool is_b64(char c)
 static bool b64_decoded_len(struct slice s, size_t *out)
 {
 	size_t n = 0, pad = 0;
-	for (size_t i = 0; i < s.len; i++) {
-		if (s.p[i] == '=') {
-			if (++pad > 2)
-				return false;
-		} else if (pad || !is_b64(s.p[i])) {
+	while (n < s.len && is_b64(s.p[n]))
+		n++;
+	while (n + pad < s.len && s.p[n + pad] == '=')
+		if (++pad > 2)
 			return false;
-		} else {
-			n++;
-		}
-	}
+	if (n + pad != s.len)
+		return false; /* not base64, or something after the padding */
 	if (n == 0 || n % 4 == 1 || (pad && (n + pad) % 4))
 		return false;
 	*out = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
@@ -121,7 +109,7 @@ static bool parse_lifetime(struct slice s, uint64_t *out)
 {
 	struct slice exp;
 	uint64_t v;
-	if (starts_with_ci(s, "2^", &exp)) {
+	if (LEX_PREFIX_CI(s, "2^", &exp)) {
 		if (exp.len > 2 || !slice_to_u64(exp, SRTP_MAX_LIFETIME_LOG2, &v))
 			return false;
 		*out = UINT64_C(1) << v;
@@ -208,7 +196,7 @@ static enum sdp_crypto_status parse_key_params(struct sdp_crypto *c, struct slic
 	bool more = true;
 	while (more) {
 		more = split_at(&kp, ';', &one);
-		if (!starts_with_ci(one, "inline:", &info)) {
+		if (!LEX_PREFIX_CI(one, "inline:", &info)) {
 			/* Another key method (RFC 4568 5.1 allows them): needs method ":" info. */
 			const char *colon = one.len ? memchr(one.p, ':', one.len) : NULL;
 			if (!colon || colon == one.p || (size_t)(colon - one.p) + 1 == one.len)
@@ -242,23 +230,23 @@ static enum sdp_crypto_status parse_session_param(struct sdp_crypto *c, struct s
 {
 	struct slice v;
 	uint64_t n;
-	if (slice_eq_cstr_ci(p, "UNENCRYPTED_SRTP")) {
+	if (LEX_EQ_CI(p, "UNENCRYPTED_SRTP")) {
 		c->flags |= SDP_CRYPTO_F_UNENCRYPTED_SRTP;
-	} else if (slice_eq_cstr_ci(p, "UNENCRYPTED_SRTCP")) {
+	} else if (LEX_EQ_CI(p, "UNENCRYPTED_SRTCP")) {
 		c->flags |= SDP_CRYPTO_F_UNENCRYPTED_SRTCP;
-	} else if (slice_eq_cstr_ci(p, "UNAUTHENTICATED_SRTP")) {
+	} else if (LEX_EQ_CI(p, "UNAUTHENTICATED_SRTP")) {
 		c->flags |= SDP_CRYPTO_F_UNAUTHENTICATED_SRTP;
-	} else if (starts_with_ci(p, "KDR=", &v)) {
+	} else if (LEX_PREFIX_CI(p, "KDR=", &v)) {
 		/* 6.3.1: 1*2DIGIT, a power of two exponent 0..24 (RFC 3711 4.3.1) */
 		if (v.len > 2 || !slice_to_u64(v, 24, &n))
 			return SDP_CRYPTO_BAD_SESSION_PARAM;
 		c->kdr = (unsigned)n;
 		c->flags |= SDP_CRYPTO_F_KDR;
-	} else if (starts_with_ci(p, "FEC_ORDER=", &v)) {
-		if (!slice_eq_cstr_ci(v, "FEC_SRTP") && !slice_eq_cstr_ci(v, "SRTP_FEC"))
+	} else if (LEX_PREFIX_CI(p, "FEC_ORDER=", &v)) {
+		if (!LEX_EQ_CI(v, "FEC_SRTP") && !LEX_EQ_CI(v, "SRTP_FEC"))
 			return SDP_CRYPTO_BAD_SESSION_PARAM;
 		c->flags |= SDP_CRYPTO_F_FEC_ORDER;
-	} else if (starts_with_ci(p, "FEC_KEY=", &v)) {
+	} else if (LEX_PREFIX_CI(p, "FEC_KEY=", &v)) {
 		/* 6.3.4: key-params for the FEC stream, same rules as the main keys */
 		struct sdp_crypto fec = { .suite = c->suite };
 		enum sdp_crypto_status st = parse_key_params(&fec, v, unknown);
@@ -268,7 +256,7 @@ static enum sdp_crypto_status parse_session_param(struct sdp_crypto *c, struct s
 			return st;
 		}
 		c->flags |= SDP_CRYPTO_F_FEC_KEY;
-	} else if (starts_with_ci(p, "WSH=", &v)) {
+	} else if (LEX_PREFIX_CI(p, "WSH=", &v)) {
 		/* 6.3.5: replay window size hint, at least 64 */
 		if (v.len < 2 || !slice_to_u64(v, UINT32_MAX, &n) || n < 64)
 			return SDP_CRYPTO_BAD_SESSION_PARAM;
@@ -297,27 +285,24 @@ enum sdp_crypto_status sdp_crypto_parse(struct sdp_crypto *c, struct slice value
 	enum sdp_crypto_status st;
 
 	memset(c, 0, sizeof(*c));
-	if (!slice_next_field(&value, &tag))
+	if (!lex_next_field(&value, &tag))
 		return done(c, SDP_CRYPTO_BAD_TAG);
 	/* 9.1: tag = 1*9DIGIT; leading zeros allowed, the value is what must be unique */
 	if (tag.len > 9 || !slice_to_u64(tag, 999999999, &t))
 		return done(c, SDP_CRYPTO_BAD_TAG);
 	c->tag = (uint32_t)t;
 	c->tag_valid = true;
-	if (!slice_next_field(&value, &suite) || !slice_next_field(&value, &kp))
+	if (!lex_next_long_field(&value, &suite) || !lex_next_long_field(&value, &kp))
 		return done(c, SDP_CRYPTO_BAD_SYNTAX);
-	for (size_t i = 0; i < suite.len; i++) {
-		char ch = suite.p[i];
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_'))
+	for (size_t i = 0; i < suite.len; i++)
+		if (!lex_is(suite.p[i], LEX_SUITE))
 			return done(c, SDP_CRYPTO_BAD_SYNTAX);
-	}
 	c->suite_name = suite;
 	c->suite = sdp_crypto_suite_find(suite);
 	st = parse_key_params(c, kp, &unknown_method);
 	if (st != SDP_CRYPTO_OK)
 		return done(c, st);
-	while (slice_next_field(&value, &p)) {
+	while (lex_next_field(&value, &p)) {
 		st = parse_session_param(c, p, &unknown_param);
 		if (st != SDP_CRYPTO_OK)
 			return done(c, st);
@@ -370,7 +355,7 @@ size_t sdp_redact_keys(struct slice text, char *buf, size_t bufsz)
 	while (i < text.len) {
 		struct slice rest = { text.p + i, text.len - i }, after;
 		size_t skip = 0;
-		if (starts_with_ci(rest, "inline:", &after)) {
+		if (LEX_PREFIX_CI(rest, "inline:", &after)) {
 			n = put(buf, bufsz, n, rest.p, 7);
 			skip = 7;
 			while (skip < rest.len && is_b64(rest.p[skip]))
@@ -378,7 +363,7 @@ size_t sdp_redact_keys(struct slice text, char *buf, size_t bufsz)
 			while (skip < rest.len && rest.p[skip] == '=')
 				skip++;
 			n = put(buf, bufsz, n, red, sizeof(red) - 1);
-		} else if (bol && starts_with_ci(rest, "k=", &after)) {
+		} else if (bol && LEX_PREFIX_CI(rest, "k=", &after)) {
 			/* RFC 8866 5.12 k= may carry a key in clear */
 			n = put(buf, bufsz, n, rest.p, 2);
 			skip = 2;

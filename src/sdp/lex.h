@@ -1,6 +1,7 @@
-/* Inline lexing helpers shared by the SDP parsers (sdp.c, crypto.c, policy.c; private to the
- * module). They run on every line of every offer and answer a proxied call carries, so they are
- * static inline and compare against literals without strlen() or strncasecmp() calls.
+/* Lexing helpers shared by the SDP parsers (sdp.c, crypto.c, policy.c; private to the module).
+ * They run on every line of every offer and answer a proxied call carries, so they are static
+ * inline, compare against literals without strlen() or strncasecmp() calls, and test character
+ * classes with one table lookup (lex.c).
  *
  * Case folding is ASCII only: SDP names and RFC 4568 literals are ABNF strings (RFC 5234 2.3),
  * which is also what strncasecmp() did here in the C locale sipsd runs in. */
@@ -56,19 +57,17 @@ static inline bool lex_prefix_ci(struct slice s, const char *lit, size_t n, stru
 	return true;
 }
 
-/* A set of ASCII characters as two 64-bit masks, for one-lookup character classes. */
-struct lex_set {
-	uint64_t lo; /* 0x00-0x3f */
-	uint64_t hi; /* 0x40-0x7f */
+/* Character classes (lex.c), tested with one table lookup per byte. */
+enum {
+	LEX_TOKEN = 1 << 0, /* RFC 8866 9 token-char */
+	LEX_B64 = 1 << 1,   /* RFC 4648 4 base64 alphabet, without "=" */
+	LEX_SUITE = 1 << 2, /* RFC 4568 9.1 crypto-suite name character */
 };
-/* Bits first..last of a 64-bit word. */
-#define LEX_BITS(first, last) ((~UINT64_C(0) >> (63 - ((last) - (first)))) << (first))
+extern const uint8_t lex_class[256];
 
-static inline bool lex_in(const struct lex_set *set, unsigned char c)
+static inline bool lex_is(char c, unsigned cls)
 {
-	if (c < 0x40)
-		return (set->lo >> c) & 1;
-	return c < 0x80 && ((set->hi >> (c - 0x40)) & 1);
+	return (lex_class[(unsigned char)c] & cls) != 0;
 }
 
 static inline bool lex_is_blank(char c)
@@ -91,6 +90,27 @@ static inline bool lex_next_field(struct slice *rest, struct slice *field)
 	*field = (struct slice){ start, (size_t)(p - start) };
 	rest->len -= (size_t)(p - rest->p);
 	rest->p = p;
+	return true;
+}
+
+/* lex_next_field() for fields that are usually long (an a=crypto suite, its key parameters): the
+ * end is found with memchr, many bytes a step, rather than byte by byte. */
+static inline bool lex_next_long_field(struct slice *rest, struct slice *field)
+{
+	const char *p = rest->p, *end = rest->p + rest->len;
+	while (p < end && lex_is_blank(*p))
+		p++;
+	if (p == end)
+		return false;
+	const char *e = memchr(p, ' ', (size_t)(end - p));
+	if (!e)
+		e = end;
+	const char *tab = memchr(p, '\t', (size_t)(e - p));
+	if (tab)
+		e = tab;
+	*field = (struct slice){ p, (size_t)(e - p) };
+	rest->len -= (size_t)(e - rest->p);
+	rest->p = e;
 	return true;
 }
 

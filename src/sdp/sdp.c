@@ -81,19 +81,12 @@ static bool line_next(struct line_iter *it, struct line *ln)
 	return true;
 }
 
-/* RFC 8866 9: token-char = %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 / %x41-5A / %x5E-7E */
-static const struct lex_set token_chars = {
-	LEX_BITS(0x21, 0x21) | LEX_BITS(0x23, 0x27) | LEX_BITS(0x2a, 0x2b) | LEX_BITS(0x2d, 0x2e) |
-		LEX_BITS(0x30, 0x39),
-	LEX_BITS(0x41 - 0x40, 0x5a - 0x40) | LEX_BITS(0x5e - 0x40, 0x7e - 0x40),
-};
-
 static bool is_token(struct slice s)
 {
 	if (s.len == 0)
 		return false;
 	for (size_t i = 0; i < s.len; i++)
-		if (!lex_in(&token_chars, (unsigned char)s.p[i]))
+		if (!lex_is(s.p[i], LEX_TOKEN))
 			return false;
 	return true;
 }

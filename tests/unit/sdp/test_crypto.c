@@ -249,6 +249,74 @@ static void test_session_params(void **state)
 	assert_true(sdp_crypto_insecure(&c));
 }
 
+/* One byte of a value replaced by every byte value in turn: what is accepted is exactly the
+ * grammar's alphabet, and case is folded for ASCII letters only (RFC 5234 2.3). */
+static enum sdp_crypto_status with_byte(const char *value, size_t at, unsigned char b, struct sdp_crypto *c)
+{
+	char buf[256];
+	size_t n = strlen(value);
+	assert_true(n < sizeof(buf) && at < n);
+	memcpy(buf, value, n);
+	buf[at] = (char)b;
+	return sdp_crypto_parse(c, (struct slice){ buf, n });
+}
+
+static void test_every_byte(void **state)
+{
+	(void)state;
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static const char key_line[] = "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+	static const char param_line[] =
+		"1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz UNENCRYPTED_SRTP";
+	const size_t key_at = sizeof("1 AES_CM_128_HMAC_SHA1_80 inline:WVNf") - 1; /* after 4 key chars */
+	const size_t suite_at = sizeof("1 A") - 1;                                  /* the "E" */
+	const size_t param_at = sizeof(key_line);                                   /* the "U" */
+	const size_t under_at = param_at + sizeof("UNENCRYPTED") - 1;               /* the "_" */
+	for (unsigned b = 0; b < 256; b++) {
+		struct sdp_crypto c;
+		char ch = (char)b;
+		bool in_b64 = b && memchr(b64, (int)b, sizeof(b64) - 1);
+		bool in_alnum = b && memchr(alnum, (int)b, sizeof(alnum) - 1);
+		bool blank = b == ' ' || b == '\t';
+
+		/* key: any base64 character keeps 30 octets; a blank or ";" ends it after 3 */
+		enum sdp_crypto_status want = in_b64 ? SDP_CRYPTO_OK
+					      : blank || ch == ';' ? SDP_CRYPTO_BAD_KEY_LENGTH
+					      : ch == '|' ? SDP_CRYPTO_BAD_LIFETIME
+							  : SDP_CRYPTO_BAD_BASE64;
+		enum sdp_crypto_status got = with_byte(key_line, key_at, (unsigned char)b, &c);
+		if (got != want)
+			fail_msg("key byte 0x%02x: %s, want %s", b, sdp_crypto_status_text(got), sdp_crypto_status_text(want));
+
+		/* suite: "E" or "e" names the suite; other letters, digits and "_" an unknown one */
+		want = (ch == 'E' || ch == 'e')	 ? SDP_CRYPTO_OK
+		       : (in_alnum || ch == '_') ? SDP_CRYPTO_UNKNOWN_SUITE
+		       : blank			 ? SDP_CRYPTO_BAD_KEY_METHOD /* "S_CM_..." taken as key params */
+						 : SDP_CRYPTO_BAD_SYNTAX;
+		got = with_byte(key_line, suite_at, (unsigned char)b, &c);
+		if (got != want)
+			fail_msg("suite byte 0x%02x: %s, want %s", b, sdp_crypto_status_text(got), sdp_crypto_status_text(want));
+
+		/* session parameter names: "U"/"u" only, "_" only (0x7f is not "_" in another case) */
+		got = with_byte(param_line, param_at, (unsigned char)b, &c);
+		bool flag = (c.flags & SDP_CRYPTO_F_UNENCRYPTED_SRTP) != 0;
+		if ((ch == 'U' || ch == 'u') != flag || got != (ch == 'U' || ch == 'u' || ch == '-' ? SDP_CRYPTO_OK
+											    : SDP_CRYPTO_UNKNOWN_PARAM))
+			fail_msg("parameter byte 0x%02x: %s, flag %d", b, sdp_crypto_status_text(got), flag);
+		got = with_byte(param_line, under_at, (unsigned char)b, &c);
+		flag = (c.flags & SDP_CRYPTO_F_UNENCRYPTED_SRTP) != 0;
+		if ((ch == '_') != flag || got != (ch == '_' ? SDP_CRYPTO_OK : SDP_CRYPTO_UNKNOWN_PARAM))
+			fail_msg("parameter byte 0x%02x: %s, flag %d", b, sdp_crypto_status_text(got), flag);
+	}
+	/* the key method is matched without case too, the suite in any mix */
+	expect("1 aes_cm_128_HMAC_sha1_80 INLINE:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz", SDP_CRYPTO_OK);
+	expect("1 AES_CM_128_HMAC_SHA1_8 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz", SDP_CRYPTO_UNKNOWN_SUITE);
+	expect("1 AES_CM_128_HMAC_SHA1_800 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz", SDP_CRYPTO_UNKNOWN_SUITE);
+	expect("1 AES_CM_128_HMAC_SHA1_80 inlin:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz", SDP_CRYPTO_UNKNOWN_METHOD);
+	expect("1 AES_CM_128_HMAC_SHA1_80 inline", SDP_CRYPTO_BAD_KEY_METHOD);
+}
+
 static void test_unknown_suite_is_not_malformed(void **state)
 {
 	(void)state;
@@ -295,6 +363,7 @@ int run_crypto_tests(void)
 		cmocka_unit_test(test_key_params),
 		cmocka_unit_test(test_base64_forms),
 		cmocka_unit_test(test_session_params),
+		cmocka_unit_test(test_every_byte),
 		cmocka_unit_test(test_unknown_suite_is_not_malformed),
 		cmocka_unit_test(test_redaction_hides_every_key),
 	};

@@ -223,6 +223,33 @@ static void test_parse_bad_bytes_anywhere(void **state)
 	}
 }
 
+/* RFC 8866 9 token-char, spelled out: attribute names and m= media types take these only. */
+static void test_parse_token_bytes(void **state)
+{
+	(void)state;
+	static const char token[] = "!#$%&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz{|}~";
+	for (unsigned b = 1; b < 256; b++) {
+		if (b == '\r' || b == '\n' || b == ':')
+			continue;
+		bool ok = memchr(token, (int)b, sizeof(token) - 1) != NULL;
+		char body[128];
+		int n = snprintf(body, sizeof(body), "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\na=x%cy:1\r\n", (char)b);
+		struct sdp *sdp = NULL;
+		struct sdp_error err;
+		int rc = sdp_parse(&sdp, (struct slice){ body, (size_t)n }, NULL, &err);
+		if ((rc == 0) != ok || (!ok && strcmp(err.reason, "a= name is not a token") != 0))
+			fail_msg("a= name byte 0x%02x: rc %d %s", b, rc, rc ? err.reason : "");
+		mem_deref(sdp);
+		n = snprintf(body, sizeof(body), "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nm=au%cdio 4000 RTP/AVP 0\r\n", (char)b);
+		rc = sdp_parse(&sdp, (struct slice){ body, (size_t)n }, NULL, &err);
+		bool blank = b == ' ' || b == '\t'; /* splits the field: "dio" is no port */
+		if ((rc == 0) != ok ||
+		    (!ok && strcmp(err.reason, blank ? "m= port is not a number up to 65535" : "m= media is not a token") != 0))
+			fail_msg("m= media byte 0x%02x: rc %d %s", b, rc, rc ? err.reason : "");
+		mem_deref(sdp);
+	}
+}
+
 static void test_parse_limits(void **state)
 {
 	(void)state;
@@ -432,6 +459,7 @@ int run_parse_tests(void)
 		cmocka_unit_test(test_parse_last_line_without_eol_and_blank_lines),
 		cmocka_unit_test(test_parse_errors_name_line_and_reason),
 		cmocka_unit_test(test_parse_bad_bytes_anywhere),
+		cmocka_unit_test(test_parse_token_bytes),
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_parse_keeps_crypto_lines),
 		cmocka_unit_test(test_build_filtered_copies_untouched_bytes),
