@@ -311,19 +311,19 @@ static void note_attr(struct sdp *sdp, struct sdp_media *m, const struct sdp_att
 	}
 }
 
+/* RFC 8866 9: attribute = attribute-name [":" attribute-value], the name a token. ":" is not a
+ * token character, so one scan both finds the end of the name and checks it. */
 static bool parse_attr(struct slice v, struct sdp_attr *a, const char **why)
 {
-	const char *colon = memchr(v.p, ':', v.len);
-	a->name = v;
-	a->value = (struct slice){ v.p + v.len, 0 };
-	if (colon) {
-		a->name.len = (size_t)(colon - v.p);
-		a->value = (struct slice){ colon + 1, v.len - a->name.len - 1 };
-	}
-	if (!is_token(a->name)) {
+	size_t n = 0;
+	while (n < v.len && lex_is(v.p[n], LEX_TOKEN))
+		n++;
+	if (n == 0 || (n < v.len && v.p[n] != ':')) {
 		*why = "a= name is not a token";
 		return false;
 	}
+	a->name = (struct slice){ v.p, n };
+	a->value = n < v.len ? (struct slice){ v.p + n + 1, v.len - n - 1 } : (struct slice){ v.p + v.len, 0 };
 	return true;
 }
 

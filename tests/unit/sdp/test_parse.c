@@ -250,6 +250,38 @@ static void test_parse_token_bytes(void **state)
 	}
 }
 
+/* Attribute lines split at the first ":" into a token name and the rest. */
+static void test_parse_attribute_split(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line;
+		const char *name, *value; /* NULL name: refused */
+	} cases[] = {
+		{ "a=x", "x", "" },	      { "a=x:", "x", "" },	     { "a=x:y:z", "x", "y:z" },
+		{ "a=x:y z", "x", "y z" },    { "a=  x-1.2:  v ", "x-1.2", "  v" }, { "a=:x", NULL, NULL },
+		{ "a=x y:z", NULL, NULL },    { "a=x/y:z", NULL, NULL },    { "a=x\"y", NULL, NULL },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char body[128];
+		snprintf(body, sizeof(body), "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\n%s\r\n", cases[i].line);
+		struct sdp *sdp = NULL;
+		struct sdp_error err;
+		int rc = parse(&sdp, body, &err);
+		if (!cases[i].name) {
+			if (rc != EBADMSG || strcmp(err.reason, "a= name is not a token") != 0)
+				fail_msg("%s: rc %d, want refused", cases[i].line, rc);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		const struct sdp_attr *a = sdp_attr_get(sdp, NULL, 0);
+		if (!slice_eq_cstr(a->name, cases[i].name) || !slice_eq_cstr(a->value, cases[i].value))
+			fail_msg("%s: name [%.*s] value [%.*s]", cases[i].line, (int)a->name.len, a->name.p,
+				 (int)a->value.len, a->value.p);
+		mem_deref(sdp);
+	}
+}
+
 static void test_parse_limits(void **state)
 {
 	(void)state;
@@ -460,6 +492,7 @@ int run_parse_tests(void)
 		cmocka_unit_test(test_parse_errors_name_line_and_reason),
 		cmocka_unit_test(test_parse_bad_bytes_anywhere),
 		cmocka_unit_test(test_parse_token_bytes),
+		cmocka_unit_test(test_parse_attribute_split),
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_parse_keeps_crypto_lines),
 		cmocka_unit_test(test_build_filtered_copies_untouched_bytes),
