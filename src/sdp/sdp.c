@@ -1,8 +1,9 @@
-/* SDP parser and filtering builder (RFC 8866). Two passes over the body: the first checks every
- * line's bytes and length and counts lines, a= lines and m= sections against the limits, so that
- * the object and its arrays are one allocation of the exact size; the second fills them with
- * slices into the body. A limit or a bad byte anywhere is reported before a syntax error on an
- * earlier line, as the first pass sees the whole body first. */
+/* SDP parser and filtering builder (RFC 8866). Two passes over the body: the first finds the
+ * line ends, checks every line's bytes and length and counts lines, a= lines and m= sections
+ * against the limits, so that the object and its arrays are one allocation of the exact size;
+ * the second parses the lines and fills the arrays with slices into the body. A limit or a bad
+ * byte anywhere is reported before a syntax error on an earlier line, as the first pass sees the
+ * whole body first. */
 #include "sdp/sdp.h"
 
 #include <errno.h>
@@ -31,10 +32,21 @@ _Static_assert(sizeof(struct sdp) % alignof(struct sdp_media) == 0, "sdp_media a
 _Static_assert(sizeof(struct sdp_media) % alignof(struct sdp_attr) == 0, "sdp_attr array alignment");
 _Static_assert(sizeof(struct sdp_attr) % alignof(struct sdp_crypto_info) == 0, "crypto array alignment");
 
+/* Where count_pass() found the first lines to end, so that fill_pass() does not search for
+ * them again. SIP offers have a few dozen lines; past this many (a large WebRTC offer) the
+ * second pass searches for the rest itself. */
+#define LINE_ENDS_KEPT 128
+
+struct line_ends {
+	size_t n;
+	size_t next[LINE_ENDS_KEPT]; /* offset just past line i + 1's LF (or the body's end) */
+};
+
 struct line_iter {
 	struct slice body;
 	size_t pos;
 	unsigned lineno;
+	const struct line_ends *ends;
 };
 
 /* One physical line. RFC 8866 5 says CRLF, but also asks parsers to accept a bare LF. */
@@ -60,17 +72,24 @@ static int fail_rc(struct sdp_error *err, unsigned line, const char *reason, int
 	return rc;
 }
 
-/* The next line, or false at the end. Only the line end is searched for: count_pass() has
- * already refused CR and NUL inside lines. */
+/* The next line, or false at the end. Only the line end is needed: count_pass() has already
+ * refused CR and NUL inside lines, and found where the first LINE_ENDS_KEPT lines end. */
 static bool line_next(struct line_iter *it, struct line *ln)
 {
 	if (it->pos >= it->body.len)
 		return false;
 	const char *p = it->body.p + it->pos;
-	size_t rest = it->body.len - it->pos;
-	const char *nl = memchr(p, '\n', rest);
-	size_t textlen = nl ? (size_t)(nl - p) : rest;
-	size_t len = nl ? textlen + 1 : rest;
+	size_t len;
+	if (it->lineno < it->ends->n) {
+		len = it->ends->next[it->lineno] - it->pos;
+	} else {
+		size_t rest = it->body.len - it->pos;
+		const char *nl = memchr(p, '\n', rest);
+		len = nl ? (size_t)(nl - p) + 1 : rest;
+	}
+	size_t textlen = len; /* at least 1 */
+	if (p[textlen - 1] == '\n')
+		textlen--;
 	if (textlen && p[textlen - 1] == '\r')
 		textlen--;
 	ln->text = (struct slice){ p, textlen };
@@ -348,7 +367,7 @@ static bool maybe_crypto(struct slice text)
  * and the first NUL are known ahead: one memchr for the NUL over the whole body, and one per line
  * for CRs (in a CRLF body, the one ending the line). */
 static int count_pass(struct slice body, const struct sdp_limits *lim, struct counts *c,
-		      struct sdp_error *err)
+		      struct line_ends *ends, struct sdp_error *err)
 {
 	const char *p = body.p, *end = body.p + body.len;
 	const char *nul = body.len ? memchr(p, '\0', body.len) : NULL;
@@ -359,12 +378,15 @@ static int count_pass(struct slice body, const struct sdp_limits *lim, struct co
 	if (!cr)
 		cr = end;
 	memset(c, 0, sizeof(*c));
+	ends->n = 0;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *next = nl ? nl + 1 : end;
 		const char *text_end = nl ? nl : end;
 		if (text_end > p && text_end[-1] == '\r')
 			text_end--;
+		if (ends->n < LINE_ENDS_KEPT)
+			ends->next[ends->n++] = (size_t)(next - body.p);
 		lineno++;
 		if (nul < text_end || cr < text_end)
 			return fail_rc(err, lineno, "CR or NUL inside a line", EBADMSG);
@@ -394,9 +416,9 @@ static int count_pass(struct slice body, const struct sdp_limits *lim, struct co
 	return 0;
 }
 
-static bool fill_pass(struct sdp *sdp, struct sdp_error *err)
+static bool fill_pass(struct sdp *sdp, const struct line_ends *ends, struct sdp_error *err)
 {
-	struct line_iter it = { sdp->body, 0, 0 };
+	struct line_iter it = { sdp->body, 0, 0, ends };
 	struct line ln;
 	bool seen_v = false, seen_o = false, seen_s = false;
 	const char *why = NULL;
@@ -491,6 +513,7 @@ int sdp_parse(struct sdp **sdpp, struct slice body, const struct sdp_limits *lim
 {
 	struct sdp_limits dl = SDP_LIMITS_DEFAULT;
 	struct counts c;
+	struct line_ends ends;
 	int rc;
 	if (!sdpp || (!body.p && body.len))
 		return EINVAL;
@@ -502,7 +525,7 @@ int sdp_parse(struct sdp **sdpp, struct slice body, const struct sdp_limits *lim
 	}
 	if (body.len > lim->max_body)
 		return fail_rc(err, 0, "body too large", EMSGSIZE);
-	rc = count_pass(body, lim, &c, err);
+	rc = count_pass(body, lim, &c, &ends, err);
 	if (rc)
 		return rc;
 
@@ -515,7 +538,7 @@ int sdp_parse(struct sdp **sdpp, struct slice body, const struct sdp_limits *lim
 	sdp->media = (struct sdp_media *)(sdp + 1);
 	sdp->attrs = (struct sdp_attr *)(sdp->media + c.media);
 	sdp->crypto = (struct sdp_crypto_info *)(sdp->attrs + c.attrs);
-	if (!fill_pass(sdp, err)) {
+	if (!fill_pass(sdp, &ends, err)) {
 		mem_deref(sdp);
 		return EBADMSG;
 	}

@@ -282,6 +282,53 @@ static void test_parse_attribute_split(void **state)
 	}
 }
 
+/* More lines than the first pass keeps line ends for: the second finds the rest itself. Every
+ * attribute is where it was written, with LF, CRLF, blank lines and no end on the last line. */
+static void test_parse_many_lines(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	static char body[N * 24 + 64];
+	static size_t off[N], len[N];
+	static unsigned lineno[N];
+	size_t n = (size_t)snprintf(body, sizeof(body), "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\nm=audio 4000 RTP/AVP 0\r\n");
+	unsigned line = 4;
+	for (unsigned i = 0; i < N; i++) {
+		if (i % 7 == 0) {
+			n += (size_t)snprintf(body + n, sizeof(body) - n, i % 2 ? "\n" : "\r\n");
+			line++;
+		}
+		off[i] = n;
+		const char *end = i == N - 1 ? "" : i % 3 ? "\r\n" : "\n";
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "a=n%u:v%u%s", i, i * 7, end);
+		len[i] = n - off[i];
+		lineno[i] = ++line;
+	}
+	assert_true(n < sizeof(body));
+	struct sdp *sdp = NULL;
+	struct sdp_error err;
+	assert_int_equal(sdp_parse(&sdp, (struct slice){ body, n }, NULL, &err), 0);
+	const struct sdp_media *m = sdp_media_get(sdp, 0);
+	assert_int_equal(m->attr_count, N);
+	for (unsigned i = 0; i < N; i++) {
+		const struct sdp_attr *a = sdp_attr_get(sdp, m, i);
+		char name[16], value[16];
+		snprintf(name, sizeof(name), "n%u", i);
+		snprintf(value, sizeof(value), "v%u", i * 7);
+		if (a->off != off[i] || a->len != len[i] || a->lineno != lineno[i] || !slice_eq_cstr(a->name, name) ||
+		    !slice_eq_cstr(a->value, value))
+			fail_msg("attribute %u: off %zu len %zu line %u [%.*s:%.*s], want off %zu len %zu line %u", i,
+				 a->off, a->len, a->lineno, (int)a->name.len, a->name.p, (int)a->value.len, a->value.p,
+				 off[i], len[i], lineno[i]);
+	}
+	mem_deref(sdp);
+	/* an error past the kept line ends is still reported on its line */
+	memcpy(body + off[N - 2], "x", 1);
+	assert_int_equal(sdp_parse(&sdp, (struct slice){ body, n }, NULL, &err), EBADMSG);
+	assert_int_equal(err.line, lineno[N - 2]);
+	assert_string_equal(err.reason, "unknown line type");
+}
+
 static void test_parse_limits(void **state)
 {
 	(void)state;
@@ -493,6 +540,7 @@ int run_parse_tests(void)
 		cmocka_unit_test(test_parse_bad_bytes_anywhere),
 		cmocka_unit_test(test_parse_token_bytes),
 		cmocka_unit_test(test_parse_attribute_split),
+		cmocka_unit_test(test_parse_many_lines),
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_parse_keeps_crypto_lines),
 		cmocka_unit_test(test_build_filtered_copies_untouched_bytes),
