@@ -8,34 +8,51 @@
 
 #include "sdp/lex.h"
 
-static const struct sdp_crypto_suite suites[] = {
+/* Each suite with the lengths of its spellings, so that a lookup compares lengths first. */
+static const struct suite_entry {
+	struct sdp_crypto_suite suite;
+	uint8_t name_len;
+	uint8_t alias_len; /* 0: no alias */
+} suites[] = {
+#define SUITE(name, key, salt, insecure) { { name, NULL, key, salt, insecure }, sizeof(name) - 1, 0 }
+#define SUITE_ALIAS(name, alias, key, salt) { { name, alias, key, salt, false }, sizeof(name) - 1, sizeof(alias) - 1 }
 	/* RFC 4568 6.2: 128-bit master key, 112-bit salt */
-	{ "AES_CM_128_HMAC_SHA1_80", NULL, 16, 14, false },
-	{ "AES_CM_128_HMAC_SHA1_32", NULL, 16, 14, false },
-	{ "F8_128_HMAC_SHA1_80", NULL, 16, 14, false },
+	SUITE("AES_CM_128_HMAC_SHA1_80", 16, 14, false),
+	SUITE("AES_CM_128_HMAC_SHA1_32", 16, 14, false),
+	SUITE("F8_128_HMAC_SHA1_80", 16, 14, false),
 	/* RFC 6188 7.1; pjsip and others also write AES_CM_192/256_... */
-	{ "AES_192_CM_HMAC_SHA1_80", "AES_CM_192_HMAC_SHA1_80", 24, 14, false },
-	{ "AES_192_CM_HMAC_SHA1_32", "AES_CM_192_HMAC_SHA1_32", 24, 14, false },
-	{ "AES_256_CM_HMAC_SHA1_80", "AES_CM_256_HMAC_SHA1_80", 32, 14, false },
-	{ "AES_256_CM_HMAC_SHA1_32", "AES_CM_256_HMAC_SHA1_32", 32, 14, false },
+	SUITE_ALIAS("AES_192_CM_HMAC_SHA1_80", "AES_CM_192_HMAC_SHA1_80", 24, 14),
+	SUITE_ALIAS("AES_192_CM_HMAC_SHA1_32", "AES_CM_192_HMAC_SHA1_32", 24, 14),
+	SUITE_ALIAS("AES_256_CM_HMAC_SHA1_80", "AES_CM_256_HMAC_SHA1_80", 32, 14),
+	SUITE_ALIAS("AES_256_CM_HMAC_SHA1_32", "AES_CM_256_HMAC_SHA1_32", 32, 14),
 	/* RFC 7714 12: 96-bit salt */
-	{ "AEAD_AES_128_GCM", NULL, 16, 12, false },
-	{ "AEAD_AES_256_GCM", NULL, 32, 12, false },
+	SUITE("AEAD_AES_128_GCM", 16, 12, false),
+	SUITE("AEAD_AES_256_GCM", 32, 12, false),
 	/* Debug suites without encryption (libsrtp's null cipher; seed 003's "NULL" choice).
 	 * They still carry a 30-octet master key for the HMAC key derivation. */
-	{ "NULL_HMAC_SHA1_80", NULL, 16, 14, true },
-	{ "NULL_HMAC_SHA1_32", NULL, 16, 14, true },
+	SUITE("NULL_HMAC_SHA1_80", 16, 14, true),
+	SUITE("NULL_HMAC_SHA1_32", 16, 14, true),
+#undef SUITE
+#undef SUITE_ALIAS
 };
 
 /* RFC 3711 3.2.1 / RFC 7714 14: at most 2^48 SRTP packets per master key. */
 #define SRTP_MAX_LIFETIME_LOG2 48
 
+/* RFC 4568 9.1 crypto-suite names are ABNF literals, hence case-insensitive; stacks send them
+ * as registered, upper case, so an exact memcmp decides first. */
+static bool suite_name_is(struct slice s, const char *name, size_t len)
+{
+	return s.len == len && (memcmp(s.p, name, len) == 0 || lex_same_ci(s.p, name, len));
+}
+
 const struct sdp_crypto_suite *sdp_crypto_suite_find(struct slice name)
 {
-	/* RFC 4568 9.1 crypto-suite names are ABNF literals, hence case-insensitive. */
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
-		if (lex_eq_ci(name, suites[i].name) || (suites[i].alias && lex_eq_ci(name, suites[i].alias)))
-			return &suites[i];
+		const struct suite_entry *e = &suites[i];
+		if (suite_name_is(name, e->suite.name, e->name_len) ||
+		    (e->alias_len && suite_name_is(name, e->suite.alias, e->alias_len)))
+			return &e->suite;
 	}
 	return NULL;
 }

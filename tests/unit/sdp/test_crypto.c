@@ -91,6 +91,52 @@ static void test_suites_and_exact_key_lengths(void **state)
 	assert_int_equal(c.bad_len, 3);
 }
 
+/* Every registered name and alias finds its suite in any case; a name one character off,
+ * shorter or longer, finds none. */
+static void test_suite_names(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *spelling, *name;
+	} tab[] = {
+		{ "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_80" },
+		{ "AES_CM_128_HMAC_SHA1_32", "AES_CM_128_HMAC_SHA1_32" },
+		{ "F8_128_HMAC_SHA1_80", "F8_128_HMAC_SHA1_80" },
+		{ "AES_192_CM_HMAC_SHA1_80", "AES_192_CM_HMAC_SHA1_80" },
+		{ "AES_CM_192_HMAC_SHA1_80", "AES_192_CM_HMAC_SHA1_80" },
+		{ "AES_192_CM_HMAC_SHA1_32", "AES_192_CM_HMAC_SHA1_32" },
+		{ "AES_CM_192_HMAC_SHA1_32", "AES_192_CM_HMAC_SHA1_32" },
+		{ "AES_256_CM_HMAC_SHA1_80", "AES_256_CM_HMAC_SHA1_80" },
+		{ "AES_CM_256_HMAC_SHA1_80", "AES_256_CM_HMAC_SHA1_80" },
+		{ "AES_256_CM_HMAC_SHA1_32", "AES_256_CM_HMAC_SHA1_32" },
+		{ "AES_CM_256_HMAC_SHA1_32", "AES_256_CM_HMAC_SHA1_32" },
+		{ "AEAD_AES_128_GCM", "AEAD_AES_128_GCM" },
+		{ "AEAD_AES_256_GCM", "AEAD_AES_256_GCM" },
+		{ "NULL_HMAC_SHA1_80", "NULL_HMAC_SHA1_80" },
+		{ "NULL_HMAC_SHA1_32", "NULL_HMAC_SHA1_32" },
+	};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		char buf[64];
+		size_t n = strlen(tab[i].spelling);
+		for (int form = 0; form < 3; form++) {
+			for (size_t k = 0; k < n; k++) {
+				char ch = tab[i].spelling[k];
+				buf[k] = form == 0 || (form == 2 && k % 2) ? ch : (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+			}
+			const struct sdp_crypto_suite *s = sdp_crypto_suite_find((struct slice){ buf, n });
+			if (!s || strcmp(s->name, tab[i].name) != 0)
+				fail_msg("%.*s: %s, want %s", (int)n, buf, s ? s->name : "none", tab[i].name);
+		}
+		memcpy(buf, tab[i].spelling, n);
+		assert_null(sdp_crypto_suite_find((struct slice){ buf, n - 1 }));
+		buf[n] = '0';
+		assert_null(sdp_crypto_suite_find((struct slice){ buf, n + 1 }));
+		buf[n - 1] = 'X';
+		assert_null(sdp_crypto_suite_find((struct slice){ buf, n }));
+	}
+	assert_null(sdp_crypto_suite_find((struct slice){ "", 0 }));
+}
+
 static void test_tags(void **state)
 {
 	(void)state;
@@ -359,6 +405,7 @@ int run_crypto_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_suites_and_exact_key_lengths),
+		cmocka_unit_test(test_suite_names),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_key_params),
 		cmocka_unit_test(test_base64_forms),
