@@ -719,7 +719,10 @@ static void target_flow(struct proxy *p, uint64_t ref, struct target *t)
 	t->hop.transport = CONF_TP_TLS; /* any stream transport: send_h routes by conn id */
 	t->hop.conn_id = ref;
 	t->tls = tp_conn_id_transport(ref) == CONF_TP_TLS;
-	snprintf(t->desc, sizeof(t->desc), "dialog flow conn=%llu", (unsigned long long)ref);
+	struct outbuf d = OUTBUF_INIT_CSTR(t->desc, sizeof(t->desc)); /* for logs; every in-dialog request */
+	outbuf_puts(&d, "dialog flow conn=");
+	outbuf_put_u64(&d, ref);
+	outbuf_cstr(&d);
 }
 
 static bool flow_is(uint64_t ref, const struct proxy_origin *o, const struct txn_hop *from)
