@@ -275,7 +275,7 @@ static int list_start(const char **pp, const char *end)
 	return p < end ? 0 : ENOENT;
 }
 
-static bool eq_name(struct slice n, const char *lcname, size_t len)
+static inline bool eq_name(struct slice n, const char *lcname, size_t len)
 {
 	return n.len == len && lex_eq_lc(n.p, lcname, len);
 }

@@ -266,11 +266,15 @@ static int parse(struct sip_msg *m, const char *buf, size_t len, const struct si
 		const char *ne = id != SIP_HDR_OTHER ? ls + nlen : run(ls, le1, CC_TOKEN);
 		if (ne == p)
 			return sip_verdict_set(v, EBADMSG, 400, "Bad Header");
+		/* header-name HCOLON, HCOLON = *( SP / HTAB ) ":" SWS (RFC 3261 25.1): the colon
+		 * nearly always follows the name at once, so test that before looping on blanks */
 		const char *c = ne;
-		while (c < le1 && (*c == ' ' || *c == '\t'))
-			c++;
-		if (c >= le1 || *c != ':')
-			return sip_verdict_set(v, EBADMSG, 400, "Bad Header");
+		if (c >= le1 || *c != ':') {
+			while (c < le1 && (*c == ' ' || *c == '\t'))
+				c++;
+			if (c >= le1 || *c != ':')
+				return sip_verdict_set(v, EBADMSG, 400, "Bad Header");
+		}
 		/* logical line: physical lines joined while the next starts with SP/HTAB (7.3.1) */
 		const char *lstart = ls, *ve;
 		for (;; nl = memchr(lstart, '\n', (size_t)(end - lstart))) {
@@ -292,8 +296,12 @@ static int parse(struct sip_msg *m, const char *buf, size_t len, const struct si
 			return sip_verdict_set(v, ENOMEM, 500, "Server Internal Error");
 		}
 		const char *vs = lws_skip(c + 1, ve);
-		while (ve > vs && cc(ve[-1], CC_WS))
-			ve--;
+		/* trailing LWS is not part of the value (7.3.1); one test when there is none */
+		if (ve > vs && cc(ve[-1], CC_WS)) {
+			do
+				ve--;
+			while (ve > vs && cc(ve[-1], CC_WS));
+		}
 		struct slice val = sl(vs, ve);
 		h->name = sl(ls, ne);
 		h->value = val;
