@@ -79,24 +79,6 @@ const char *lex_qstr_end(const char *p, const char *end)
 	return NULL;
 }
 
-const char *lex_uri_run(const char *p, const char *end, uint16_t m, bool *bad)
-{
-	while (p < end) {
-		if (cc(*p, m)) {
-			p++;
-		} else if (*p == '%') {
-			if (end - p < 3 || !cc(p[1], CC_HEX) || !cc(p[2], CC_HEX)) {
-				*bad = true;
-				return p;
-			}
-			p += 3;
-		} else {
-			break;
-		}
-	}
-	return p;
-}
-
 bool lex_ipv4(const char *p, const char *end)
 {
 	for (int i = 0; i < 4; i++) {

@@ -153,8 +153,21 @@ unsigned sip_hdr_match(const char *p, size_t avail, size_t *len);
  * quoted-pair (RFC 3261 25.1) escapes any octet but CR and LF. */
 const char *lex_qstr_end(const char *p, const char *end);
 /* Characters of a URI part: the classes in m, or %HH. Returns the end of the run; *bad is
- * set on a '%' not followed by two hex digits. */
-const char *lex_uri_run(const char *p, const char *end, uint16_t m, bool *bad);
+ * set on a '%' not followed by two hex digits. Escapes are rare (RFC 3261 19.1.2 lists which
+ * octets need them): run() takes the plain stretches four octets per test. */
+static inline const char *lex_uri_run(const char *p, const char *end, uint16_t m, bool *bad)
+{
+	for (;;) {
+		p = run(p, end, m);
+		if (p >= end || *p != '%')
+			return p;
+		if (end - p < 3 || !cc(p[1], CC_HEX) || !cc(p[2], CC_HEX)) {
+			*bad = true;
+			return p;
+		}
+		p += 3;
+	}
+}
 bool lex_ipv4(const char *p, const char *end);
 bool lex_ipv6(const char *p, const char *end);
 

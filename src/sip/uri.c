@@ -86,6 +86,11 @@ static int uri_sip(struct sip_uri *u, const char *p, const char *end)
 		u->port = (uint16_t)port;
 		p = d;
 	}
+	if (p == end) {
+		/* no parameters, no headers: the usual end of a sip URI in a header */
+		u->params = sl(p, p);
+		return 0;
+	}
 	return uri_tail(u, p, end);
 }
 
@@ -109,6 +114,20 @@ int sip_uri_parse(struct sip_uri *u, const char *p, size_t len)
 	memset(u, 0, sizeof(*u));
 	const char *end = p + len;
 	u->whole = sl(p, end);
+	/* "sip:" and "sips:" (any case, RFC 3261 19.1.4) are nearly all URIs: match them whole
+	 * instead of scanning the scheme as a run and comparing it after */
+	if (len > 4 && lex_eq_lc(p, "sip", 3)) {
+		if (p[3] == ':') {
+			u->scheme_s = sl(p, p + 3);
+			u->scheme = SIP_URI_SIP;
+			return uri_sip(u, p + 4, end);
+		}
+		if (lc(p[3]) == 's' && p[4] == ':') {
+			u->scheme_s = sl(p, p + 4);
+			u->scheme = SIP_URI_SIPS;
+			return uri_sip(u, p + 5, end);
+		}
+	}
 	if (!len || !cc(*p, CC_ALNUM) || cc(*p, CC_DIGIT))
 		return EBADMSG;
 	const char *c = run(p, end, CC_SCHEME);
