@@ -39,9 +39,11 @@ static const char *const full_names[SIP_HDR__COUNT] = {
 	[SIP_HDR_WWW_AUTHENTICATE] = "WWW-Authenticate",
 };
 
+/* ':' SP HTAB: one bit test on a mask of the three (all below 64) instead of three compares */
 static inline bool name_end(char c)
 {
-	return c == ':' || c == ' ' || c == '\t';
+	const uint64_t ends = (1ull << ':') | (1ull << ' ') | (1ull << '\t');
+	return (unsigned char)c < 64 && ((ends >> (unsigned char)c) & 1u);
 }
 
 /* Dispatch on the first letter, then a length test and a word compare per candidate: no
@@ -58,7 +60,7 @@ static inline bool name_end(char c)
 		}                                                                  \
 	} while (0)
 
-static inline enum sip_hdr_id hdr_find(const char *name, size_t len, bool prefix, size_t *nlen)
+static inline __attribute__((always_inline)) enum sip_hdr_id hdr_find(const char *name, size_t len, bool prefix, size_t *nlen)
 {
 	char c0 = lc(name[0]);
 	if (prefix ? len > 1 && name_end(name[1]) : len == 1) {
