@@ -277,7 +277,7 @@ static int list_start(const char **pp, const char *end)
 	return p < end ? 0 : ENOENT;
 }
 
-static inline bool eq_name(struct slice n, const char *lcname, size_t len)
+static inline __attribute__((always_inline)) bool eq_name(struct slice n, const char *lcname, size_t len)
 {
 	return n.len == len && lex_eq_lc(n.p, lcname, len);
 }
@@ -562,10 +562,17 @@ int sip_cseq_parse(struct slice value, struct sip_cseq *cs)
 	memset(cs, 0, sizeof(*cs));
 	const char *p = value.p, *end = p + value.len;
 	p = lws_skip(p, end);
-	const char *d = run(p, end, CC_DIGIT);
-	/* RFC 3261 8.1.1.5: less than 2^31 when sent, but accept up to 2^32-1 (RFC 4475 3.1.2.4) */
-	if (d - p > 10 || !lex_u32(sl(p, d), UINT32_MAX, &cs->num))
+	/* RFC 3261 8.1.1.5: less than 2^31 when sent, but accept up to 2^32-1 (RFC 4475 3.1.2.4).
+	 * Digits are scanned and valued in one pass; an 11th digit already makes it bad. */
+	const char *d = p;
+	uint64_t num = 0;
+	while (d < end && d - p <= 10 && (unsigned char)(*d - '0') <= 9) {
+		num = num * 10 + (unsigned)(*d - '0');
+		d++;
+	}
+	if (d == p || d - p > 10 || num > UINT32_MAX)
 		return EBADMSG;
+	cs->num = (uint32_t)num;
 	const char *m = lws_skip(d, end);
 	if (m == d)
 		return EBADMSG;
