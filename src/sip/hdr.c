@@ -62,7 +62,9 @@ static inline bool name_end(char c)
 
 static inline __attribute__((always_inline)) enum sip_hdr_id hdr_find(const char *name, size_t len, bool prefix, size_t *nlen)
 {
-	char c0 = lc(name[0]);
+	/* | 0x20 lowers exactly the letters and maps no other octet into 'a'..'z', so it can
+	 * stand for lc() in a dispatch whose cases and compact[] are lower-case letters */
+	char c0 = (char)(name[0] | 0x20);
 	if (prefix ? len > 1 && name_end(name[1]) : len == 1) {
 		*nlen = 1;
 		return (c0 >= 'a' && c0 <= 'z') ? (enum sip_hdr_id)compact[c0 - 'a'] : SIP_HDR_OTHER;
