@@ -36,8 +36,12 @@ static inline bool cc(char c, uint16_t m)
  * only lets CR/LF through when a continuation line follows). */
 static inline const char *lws_skip(const char *p, const char *end)
 {
-	while (p < end && cc(*p, CC_WS))
+	/* most calls find no LWS at all: leave before the loop is set up */
+	if (p >= end || !cc(*p, CC_WS))
+		return p;
+	do
 		p++;
+	while (p < end && cc(*p, CC_WS));
 	return p;
 }
 

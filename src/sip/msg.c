@@ -295,7 +295,11 @@ static int parse(struct sip_msg *m, const char *buf, size_t len, const struct si
 				return sip_verdict_set(v, EOVERFLOW, 400, "Too Many Headers");
 			return sip_verdict_set(v, ENOMEM, 500, "Server Internal Error");
 		}
-		const char *vs = lws_skip(c + 1, ve);
+		/* HCOLON ends in SWS, nearly always one SP: step over it before the LWS scan */
+		const char *vs = c + 1;
+		if (vs < ve && *vs == ' ')
+			vs++;
+		vs = lws_skip(vs, ve);
 		/* trailing LWS is not part of the value (7.3.1); one test when there is none */
 		if (ve > vs && cc(ve[-1], CC_WS)) {
 			do
