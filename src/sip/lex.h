@@ -148,11 +148,6 @@ static inline bool lex_u32(struct slice s, uint32_t max, uint32_t *out)
 	return true;
 }
 
-/* Header name at p, the line holding avail more octets: the id of the known name (full or
- * compact) that p starts with, followed by ':', SP or HTAB, its length in *len; else
- * SIP_HDR_OTHER (0), and the caller scans the token. */
-unsigned sip_hdr_match(const char *p, size_t avail, size_t *len);
-
 /* p at '"': returns the position after the closing quote, NULL if unterminated.
  * quoted-pair (RFC 3261 25.1) escapes any octet but CR and LF. */
 const char *lex_qstr_end(const char *p, const char *end);

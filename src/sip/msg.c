@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "base/mem.h"
+#include "sip/hdrname.h"
 #include "sip/lex.h"
 
 /* Headers stored inside the message allocation; more grow a separate array in chunks. A
