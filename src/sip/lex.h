@@ -47,7 +47,7 @@ static inline const char *lws_skip(const char *p, const char *end)
 
 /* Longest prefix of [p, end) in class m. Four octets per test while they last: one branch
  * for four table lookups (hosts, tokens and Call-IDs are runs of tens of octets). */
-static inline const char *run(const char *p, const char *end, uint16_t m)
+static inline __attribute__((always_inline)) const char *run(const char *p, const char *end, uint16_t m)
 {
 	while (end - p >= 4) {
 		const unsigned char *u = (const unsigned char *)p;

@@ -44,7 +44,7 @@ static int uri_tail(struct sip_uri *u, const char *p, const char *end)
 	return p == end ? 0 : EBADMSG;
 }
 
-static int uri_sip(struct sip_uri *u, const char *p, const char *end)
+static inline __attribute__((always_inline)) int uri_sip(struct sip_uri *u, const char *p, const char *end)
 {
 	bool bad = false;
 	const char *at = memchr(p, '@', (size_t)(end - p));
