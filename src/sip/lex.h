@@ -49,15 +49,14 @@ static inline const char *lws_skip(const char *p, const char *end)
  * for four table lookups (hosts, tokens and Call-IDs are runs of tens of octets). */
 static inline __attribute__((always_inline)) const char *run(const char *p, const char *end, uint16_t m)
 {
-	while (end - p >= 4) {
-		const unsigned char *u = (const unsigned char *)p;
-		if (!(sip_cc[u[0]] & sip_cc[u[1]] & sip_cc[u[2]] & sip_cc[u[3]] & m))
-			break;
-		p += 4;
-	}
-	while (p < end && cc(*p, m))
-		p++;
-	return p;
+	const unsigned char *u = (const unsigned char *)p;
+	size_t n = (size_t)(end - p), i = 0;
+	/* an index against a fixed length: the loop keeps one counter, no pointer copies */
+	while (n - i >= 4 && (sip_cc[u[i]] & sip_cc[u[i + 1]] & sip_cc[u[i + 2]] & sip_cc[u[i + 3]] & m))
+		i += 4;
+	while (i < n && (sip_cc[u[i]] & m))
+		i++;
+	return p + i;
 }
 
 /* Longest prefix of [p, end) with no octet in class m; four octets per branch. */
