@@ -234,12 +234,10 @@ int sip_via_parse(struct slice *rest, struct sip_via *via)
 	t = lws_skip(p, end);
 	if (t < end && *t == ':') {
 		t = lws_skip(t + 1, end);
-		const char *d = run(t, end, CC_DIGIT);
-		uint32_t port;
-		if (!lex_u32(sl(t, d), 65535, &port))
+		const char *d = lex_port(t, end, &via->port);
+		if (!d)
 			return EBADMSG;
 		via->port_s = sl(t, d);
-		via->port = (uint16_t)port;
 		p = d;
 	}
 	const char *ps = NULL, *pe = p;

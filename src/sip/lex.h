@@ -147,6 +147,23 @@ static inline bool lex_u32(struct slice s, uint32_t max, uint32_t *out)
 	return true;
 }
 
+/* port = 1*DIGIT (RFC 3261 25.1), at most 65535 here: the digits are scanned and valued in
+ * one pass. Returns the end of the digits; NULL when there are none or the value is over. */
+static inline const char *lex_port(const char *p, const char *end, uint16_t *port)
+{
+	const char *d = p;
+	uint32_t v = 0;
+	while (d < end && (unsigned char)(*d - '0') <= 9) {
+		if (v <= 65535)
+			v = v * 10 + (uint32_t)(*d - '0');
+		d++;
+	}
+	if (d == p || v > 65535)
+		return NULL;
+	*port = (uint16_t)v;
+	return d;
+}
+
 /* p at '"': returns the position after the closing quote, NULL if unterminated.
  * quoted-pair (RFC 3261 25.1) escapes any octet but CR and LF. */
 const char *lex_qstr_end(const char *p, const char *end);

@@ -78,12 +78,10 @@ static inline __attribute__((always_inline)) int uri_sip(struct sip_uri *u, cons
 	}
 	u->host = sl(h, p);
 	if (p < end && *p == ':') {
-		const char *d = run(p + 1, end, CC_DIGIT);
-		uint32_t port;
-		if (!lex_u32(sl(p + 1, d), 65535, &port))
+		const char *d = lex_port(p + 1, end, &u->port);
+		if (!d)
 			return EBADMSG;
 		u->port_s = sl(p + 1, d);
-		u->port = (uint16_t)port;
 		p = d;
 	}
 	if (p == end) {
