@@ -149,13 +149,15 @@ static inline bool lex_u32(struct slice s, uint32_t max, uint32_t *out)
 
 /* port = 1*DIGIT (RFC 3261 25.1), at most 65535 here: the digits are scanned and valued in
  * one pass. Returns the end of the digits; NULL when there are none or the value is over. */
-static inline const char *lex_port(const char *p, const char *end, uint16_t *port)
+static inline __attribute__((always_inline)) const char *lex_port(const char *p, const char *end,
+								    uint16_t *port)
 {
 	const char *d = p;
 	uint32_t v = 0;
 	while (d < end && (unsigned char)(*d - '0') <= 9) {
-		if (v <= 65535)
-			v = v * 10 + (uint32_t)(*d - '0');
+		v = v * 10 + (uint32_t)(*d - '0');
+		if (v > 65535)
+			v = 65536; /* saturate: too big however many digits follow */
 		d++;
 	}
 	if (d == p || v > 65535)
