@@ -735,6 +735,165 @@ static void test_hdr_names(void **state)
 	}
 }
 
+static struct sip_msg *parse_ok(const char *msg)
+{
+	struct sip_msg *m = NULL;
+	struct sip_verdict v;
+	int r = sip_msg_parse(msg, strlen(msg), NULL, 0, &m, &v);
+	if (r)
+		FAILF("parse failed %d/%d/%s for:\n%s\n", r, v.status, v.reason ? v.reason : "", msg);
+	return m;
+}
+
+static void parse_bad(const char *msg, const char *reason)
+{
+	struct sip_msg *m = NULL;
+	struct sip_verdict v;
+	int r = sip_msg_parse(msg, strlen(msg), NULL, 0, &m, &v);
+	if (r != EBADMSG || strcmp(v.reason ? v.reason : "", reason))
+		FAILF("got %d/%s want EBADMSG/%s for:\n%s\n", r, v.reason ? v.reason : "", reason, msg);
+	assert_null(m);
+}
+
+#define REQ_START "OPTIONS sip:a@example.com SIP/2.0\r\n"
+#define REQ_REST                                     \
+	"To: <sip:a@example.com>\r\n"                \
+	"From: <sip:b@example.com>;tag=1\r\n"        \
+	"Call-ID: x@y\r\n"                           \
+	"CSeq: 1 OPTIONS\r\n"                        \
+	"\r\n"
+
+/* The header loop's shortcuts (colon right after the name, one SP after it, no trailing
+ * blanks) must give the same fields as the general paths they skip (RFC 3261 7.3.1). */
+static void test_hdr_line_shapes(void **state)
+{
+	(void)state;
+	static const char msg[] = REQ_START
+		"Via \t : SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n" /* blanks before ':' */
+		"Max-Forwards:70\r\n"                                 /* no SWS after ':' */
+		"User-Agent: \t  ua 1 \t \r\n"                        /* blanks on both sides */
+		"Subject: one\r\n two\r\n\t three  \r\n"              /* folded, trailing blanks */
+		"cSeQ: 7 OPTIONS\r\n"                                 /* mixed case, second CSeq */
+		"X-Empty:\r\n"
+		"X-Blank:   \r\n"
+		"I: second@call\r\n"                                  /* compact, upper case */
+		"CONTENT-LENGTH: 0\r\n"
+		REQ_REST;
+	struct sip_msg *m = parse_ok(msg);
+	assert_non_null(m);
+	const struct sip_hdr *h = sip_msg_hdr_at(m, 0);
+	assert_int_equal(h->id, SIP_HDR_VIA);
+	assert_true(sl_is(h->name, "Via"));
+	assert_true(sl_is(h->value, "SIP/2.0/UDP h.example.com;branch=z9hG4bK1"));
+	assert_true(sl_is(sip_msg_hdr(m, SIP_HDR_MAX_FORWARDS)->value, "70"));
+	assert_true(sl_is(sip_msg_hdr(m, SIP_HDR_USER_AGENT)->value, "ua 1"));
+	assert_true(sl_is(sip_msg_hdr(m, SIP_HDR_SUBJECT)->value, "one\r\n two\r\n\t three"));
+	assert_int_equal(sip_msg_hdr(m, SIP_HDR_SUBJECT)->raw_len,
+			 strlen("Subject: one\r\n two\r\n\t three  \r\n"));
+	assert_true(sl_is(sip_msg_hdr_by_name(m, "x-empty")->value, ""));
+	assert_true(sl_is(sip_msg_hdr_by_name(m, "x-blank")->value, ""));
+	assert_int_equal(sip_msg_hdr_num(m, SIP_HDR_CSEQ), 2);
+	assert_int_equal(sip_msg_cseq(m)->num, 7); /* the first CSeq line is the eager one */
+	assert_true(sl_is(sip_msg_call_id(m), "second@call"));
+	assert_true(sl_is(sip_msg_hdr(m, SIP_HDR_CALL_ID)->name, "I"));
+	uint32_t n = 1;
+	assert_true(sip_msg_content_length(m, &n) && n == 0);
+	assert_true(sip_msg_max_forwards(m, &n) && n == 70);
+	mem_deref(m);
+
+	/* LF-only lines, a fold right after the colon, a tab as the only SWS */
+	m = parse_ok("OPTIONS sip:a@example.com SIP/2.0\n"
+		     "v:\n SIP/2.0/TCP [2001:db8::1]:5060 ;received=192.0.2.1\n"
+		     "t:\t<sip:a@example.com>\n"
+		     "F:<sip:b@example.com> ; tag = 9\n"
+		     "i:\tx@y\n"
+		     "CSeq:1\tOPTIONS\n"
+		     "\n");
+	assert_non_null(m);
+	const struct sip_via *via = sip_msg_via(m);
+	assert_true(sl_is(via->transport, "TCP"));
+	assert_true(sl_is(via->host, "[2001:db8::1]"));
+	assert_int_equal(via->port, 5060);
+	assert_true(sl_is(via->received, "192.0.2.1"));
+	assert_true(sl_is(sip_msg_from(m)->tag, "9"));
+	assert_true(sl_is(sip_msg_from(m)->params, "; tag = 9"));
+	assert_true(sl_is(sip_msg_to(m)->uri.host, "example.com"));
+	assert_true(sl_is(sip_msg_call_id(m), "x@y"));
+	mem_deref(m);
+
+	parse_bad(REQ_START "Via \t x: SIP/2.0/UDP h\r\n" REQ_REST, "Bad Header");
+	parse_bad(REQ_START "Via  \r\n: SIP/2.0/UDP h\r\n" REQ_REST, "Bad Header");
+	parse_bad(REQ_START "To\r\n" REQ_REST, "Bad Header");
+}
+
+/* Via: "SIP/2.0/" is taken whole; any other spelling goes through the token scans. */
+static void test_via_shapes(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *value;
+		const char *name, *version, *transport, *host, *branch;
+		uint16_t port;
+	} ok[] = {
+		{ "SIP/2.0/TLS h.example.com:5061;branch=z9hG4bK1", "SIP", "2.0", "TLS", "h.example.com", "z9hG4bK1", 5061 },
+		{ "SIP / 2.0 / UDP h;branch=b", "SIP", "2.0", "UDP", "h", "b", 0 },
+		{ "SIP/2.0/ UDP h;branch=b", "SIP", "2.0", "UDP", "h", "b", 0 },
+		{ "SIP/2.0 /UDP h", "SIP", "2.0", "UDP", "h", "", 0 },
+		{ "sip/2.0/udp h : 0000065535 ; branch = \"q\"", "sip", "2.0", "udp", "h", "q", 65535 },
+		{ "SIP/3.0/SCTP h", "SIP", "3.0", "SCTP", "h", "", 0 },
+		{ "SIP/2.0/X-NEW h:1", "SIP", "2.0", "X-NEW", "h", "", 1 },
+	};
+	char buf[512];
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(buf, sizeof(buf), REQ_START "Via: %s\r\n" REQ_REST, ok[i].value);
+		struct sip_msg *m = parse_ok(buf);
+		assert_non_null(m);
+		const struct sip_via *v = sip_msg_via(m);
+		CHECK_SL(ok[i].value, v->proto_name, ok[i].name);
+		CHECK_SL(ok[i].value, v->proto_version, ok[i].version);
+		CHECK_SL(ok[i].value, v->transport, ok[i].transport);
+		CHECK_SL(ok[i].value, v->host, ok[i].host);
+		CHECK_SL(ok[i].value, v->branch, ok[i].branch);
+		CHECK(ok[i].value, v->port == ok[i].port);
+		mem_deref(m);
+	}
+	static const char *const bad[] = { "SIP/2.0/", "SIP/2.0/ ", "SIP/2.0TLS h", "SIP/2.0/TLS",
+					   "SIP/2.0/TLSh", "SIP/2.0//TLS h", "SIP/2.0/TLS h:65536",
+					   "SIP/2.0/TLS h:99999999999999999999", "SIP/2.0/TLS h:" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), REQ_START "Via: %s\r\n" REQ_REST, bad[i]);
+		parse_bad(buf, "Bad Via");
+	}
+}
+
+/* CSeq digits are valued as they are scanned: 10 digits at most, up to 2^32-1. */
+static void test_cseq_shapes(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *value;
+		uint32_t num;
+	} ok[] = { { "4294967295 OPTIONS", 4294967295u }, { "0000000001 OPTIONS", 1 },
+		   { " \t 12  OPTIONS", 12 }, { "0 OPTIONS", 0 } };
+	char buf[512];
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(buf, sizeof(buf), REQ_START "Via: SIP/2.0/UDP h\r\nCSeq: %s\r\n" REQ_REST,
+			 ok[i].value);
+		struct sip_msg *m = parse_ok(buf);
+		assert_non_null(m);
+		CHECK(ok[i].value, sip_msg_cseq(m)->num == ok[i].num);
+		CHECK_SL(ok[i].value, sip_msg_cseq(m)->method, "OPTIONS");
+		mem_deref(m);
+	}
+	static const char *const bad[] = { "4294967296 OPTIONS", "00000000001 OPTIONS", "OPTIONS",
+					   "12OPTIONS", "99999999999999999999 OPTIONS", "-1 OPTIONS" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), REQ_START "Via: SIP/2.0/UDP h\r\nCSeq: %s\r\n" REQ_REST,
+			 bad[i]);
+		parse_bad(buf, "Bad CSeq");
+	}
+}
+
 static void expect_fail(const char *msg, size_t len, const struct sip_limits *lim, int err, int status,
 			const char *reason)
 {
@@ -841,6 +1000,8 @@ int main(void)
 		cmocka_unit_test(test_request_peek),
 		cmocka_unit_test(test_accessors),
 		cmocka_unit_test(test_limits),	    cmocka_unit_test(test_hdr_names),
+		cmocka_unit_test(test_hdr_line_shapes), cmocka_unit_test(test_via_shapes),
+		cmocka_unit_test(test_cseq_shapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,6 +74,48 @@ static void test_parse(void **state)
 	assert_int_equal(sip_uri_parse(NULL, "sip:a", 5), EINVAL);
 }
 
+/* "sip:" and "sips:" are matched whole in any case; other schemes and near misses take the
+ * general path. A URI that ends at its host or port skips the parameter scan. */
+static void test_scheme_shapes(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		enum sip_uri_scheme scheme;
+		const char *scheme_s, *host;
+		uint16_t port;
+	} ok[] = {
+		{ "sip:a@h", SIP_URI_SIP, "sip", "h", 0 },
+		{ "SIP:a@h:5060", SIP_URI_SIP, "SIP", "h", 5060 },
+		{ "sIpS:h:0000065535", SIP_URI_SIPS, "sIpS", "h", 65535 },
+		{ "SIPS:h", SIP_URI_SIPS, "SIPS", "h", 0 },
+		{ "sipx:anything", SIP_URI_UNKNOWN, "sipx", "", 0 },
+		{ "sip+x:anything", SIP_URI_UNKNOWN, "sip+x", "", 0 },
+		{ "tel:+1-555", SIP_URI_TEL, "tel", "", 0 },
+		{ "sip:h;lr", SIP_URI_SIP, "sip", "h", 0 },
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct sip_uri u = P(ok[i].s);
+		if (u.scheme != ok[i].scheme || !is(u.scheme_s, ok[i].scheme_s) || !is(u.host, ok[i].host) ||
+		    u.port != ok[i].port) {
+			print_error("%s: scheme %d \"%.*s\" host \"%.*s\" port %u\n", ok[i].s, u.scheme,
+				    (int)u.scheme_s.len, u.scheme_s.p, (int)u.host.len, u.host.p, u.port);
+			fail();
+		}
+	}
+	struct sip_uri u = P("sip:a@h");
+	assert_true(u.params.p && u.params.len == 0 && !u.headers.p);
+	static const char *const bad[] = { "sip:", "sips:", "sip:@h", "sip:h:65536", "sip:h:",
+					   "sip:h:99999999999999999999", "sip:a@h x", "sips;h" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sip_uri b;
+		if (sip_uri_parse(&b, bad[i], strlen(bad[i])) != EBADMSG) {
+			print_error("accepted: %s\n", bad[i]);
+			fail();
+		}
+	}
+}
+
 static void test_unescape(void **state)
 {
 	(void)state;
@@ -135,6 +177,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_scheme_shapes),
 		cmocka_unit_test(test_unescape),
 		cmocka_unit_test(test_compare),
 	};
