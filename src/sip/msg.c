@@ -119,8 +119,12 @@ static int start_line(struct sip_msg *m, const char *p, const char *le, const st
 		return sip_verdict_set(v, EBADMSG, 400, "Bad Request-Line");
 	const char *u = sp1 + 1;
 	const char *sp2 = memchr(u, ' ', (size_t)(le - u));
-	if (!sp2 || sp2 == u || memchr(sp2 + 1, ' ', (size_t)(le - sp2 - 1)) || sp2 + 1 == le ||
-	    memchr(u, '\t', (size_t)(le - u)))
+	/* a version of exactly "SIP/2.0" holds no SP and no HTAB: then only the URI needs the
+	 * searches (a third SP, or an HTAB, makes the line bad whatever the version says) */
+	bool v20 = sp2 && le - sp2 == 8 && memcmp(sp2 + 1, "SIP/2.0", 7) == 0;
+	if (!sp2 || sp2 == u ||
+	    (!v20 && (memchr(sp2 + 1, ' ', (size_t)(le - sp2 - 1)) || sp2 + 1 == le)) ||
+	    memchr(u, '\t', (size_t)((v20 ? sp2 : le) - u)))
 		return sip_verdict_set(v, EBADMSG, 400, "Bad Request-Line");
 	m->method = sl(p, sp1);
 	m->mid = sip_method_lookup(m->method);
