@@ -39,10 +39,6 @@ static inline __attribute__((always_inline)) enum sip_hdr_id hdr_find(const char
 	/* | 0x20 lowers exactly the letters and maps no other octet into 'a'..'z', so it can
 	 * stand for lc() in a dispatch whose cases and compact[] are lower-case letters */
 	char c0 = (char)(name[0] | 0x20);
-	if (prefix ? len > 1 && name_end(name[1]) : len == 1) {
-		*nlen = 1;
-		return (c0 >= 'a' && c0 <= 'z') ? (enum sip_hdr_id)sip_hdr_compact[c0 - 'a'] : SIP_HDR_OTHER;
-	}
 	switch (c0) {
 	case 'a':
 		CAND("accept", SIP_HDR_ACCEPT);
@@ -109,6 +105,13 @@ static inline __attribute__((always_inline)) enum sip_hdr_id hdr_find(const char
 		break;
 	default:
 		break;
+	}
+	/* Compact forms (RFC 3261 7.3.3) are tested after the full names, which are far more
+	 * common: no candidate above can match a one-letter name, as every full name's second
+	 * octet is a letter and a compact name's is ':', SP or HTAB (or there is none). */
+	if (prefix ? len > 1 && name_end(name[1]) : len == 1) {
+		*nlen = 1;
+		return (c0 >= 'a' && c0 <= 'z') ? (enum sip_hdr_id)sip_hdr_compact[c0 - 'a'] : SIP_HDR_OTHER;
 	}
 	return SIP_HDR_OTHER;
 }
