@@ -826,6 +826,43 @@ static void test_hdr_line_shapes(void **state)
 	parse_bad(REQ_START "To\r\n" REQ_REST, "Bad Header");
 }
 
+/* Request line: with the version exactly "SIP/2.0" the SP and HTAB searches cover only the
+ * Request-URI; a stray SP or HTAB anywhere still makes the line bad (RFC 3261 7.1). */
+static void test_request_line_shapes(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line;
+		int status;
+		const char *reason;
+	} cases[] = {
+		{ "OPTIONS sip:a@example.com SIP/2.0", 0, "" },
+		{ "OPTIONS sip:a@example.com\t SIP/2.0", 400, "Bad Request-Line" },
+		{ "OPTIONS sip:a\t@example.com SIP/2.0", 400, "Bad Request-Line" },
+		{ "OPTIONS sip:a@example.com SIP/2.0 ", 400, "Bad Request-Line" },
+		{ "OPTIONS sip:a@example.com SIP/2.0\t", 400, "Bad Request-Line" },
+		{ "OPTIONS sip:a@example.com SIP/2.0 x", 400, "Bad Request-Line" },
+		{ "OPTIONS sip:a@example.com  SIP/2.0", 400, "Bad Request-Line" },
+		{ "OPTIONS sip:a@example.com ", 400, "Bad Request-Line" },
+		{ "OPTIONS sip:a@example.com SIP/2.1", 505, "Version Not Supported" },
+		{ "OPTIONS sip:a@example.com SIP/2.00", 505, "Version Not Supported" },
+		{ "OPTIONS sip:a@example.com SIP/2.0x", 400, "Bad Request-Line" },
+		{ "OPTIONS sip:a@example.com sip/2.0", 400, "Bad Request-Line" },
+		{ "OPTIONS sip:a@exa\tmple.com SIP/2.1", 400, "Bad Request-Line" },
+	};
+	char buf[512];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s\r\nVia: SIP/2.0/UDP h\r\n" REQ_REST, cases[i].line);
+		struct sip_msg *m = NULL;
+		struct sip_verdict v;
+		int r = sip_msg_parse(buf, strlen(buf), NULL, 0, &m, &v);
+		if (v.status != cases[i].status || (r == 0) != (cases[i].status == 0) ||
+		    (cases[i].status && strcmp(v.reason, cases[i].reason)))
+			FAILF("\"%s\": got %d/%d/%s\n", cases[i].line, r, v.status, v.reason ? v.reason : "");
+		mem_deref(m);
+	}
+}
+
 /* Via: "SIP/2.0/" is taken whole; any other spelling goes through the token scans. */
 static void test_via_shapes(void **state)
 {
@@ -1001,7 +1038,7 @@ int main(void)
 		cmocka_unit_test(test_accessors),
 		cmocka_unit_test(test_limits),	    cmocka_unit_test(test_hdr_names),
 		cmocka_unit_test(test_hdr_line_shapes), cmocka_unit_test(test_via_shapes),
-		cmocka_unit_test(test_cseq_shapes),
+		cmocka_unit_test(test_cseq_shapes), cmocka_unit_test(test_request_line_shapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
