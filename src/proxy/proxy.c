@@ -177,21 +177,31 @@ static uint32_t loop_hash(const struct sip_msg *m)
 	const struct sip_uri *ru = sip_msg_ruri(m);
 	const struct sip_nameaddr *f = sip_msg_from(m), *t = sip_msg_to(m);
 	const struct sip_cseq *cs = sip_msg_cseq(m);
-	struct slice parts[6] = {
+	struct slice parts[5] = {
 		ru ? ru->whole : (struct slice){ 0 }, f ? f->tag : (struct slice){ 0 }, t ? t->tag : (struct slice){ 0 },
-		sip_msg_call_id(m), cs ? cs->method : (struct slice){ 0 }, { 0 },
+		sip_msg_call_id(m), cs ? cs->method : (struct slice){ 0 },
 	};
-	char num[16];
-	struct outbuf nb = OUTBUF_INIT(num, sizeof(num));
-	outbuf_put_u32(&nb, cs ? cs->num : 0);
-	parts[5] = (struct slice){ num, nb.len };
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < 6; i++) {
-		for (size_t k = 0; k < parts[i].len; k++)
-			h = (h ^ (unsigned char)parts[i].p[k]) * 16777619u;
-		h = (h ^ 0xff) * 16777619u;
+	/* Eight bytes per multiply (every forwarded request is hashed); each part's length goes in
+	 * too, so moving bytes from one part to the next changes the hash. */
+	const uint64_t k = 0x9E3779B97F4A7C15ull;
+	uint64_t h = (uint64_t)(cs ? cs->num : 0) * k;
+	for (size_t i = 0; i < 5; i++) {
+		const char *p = parts[i].p;
+		size_t n = parts[i].len, j = 0;
+		h = (h ^ n) * k;
+		for (; j + 8 <= n; j += 8) {
+			uint64_t w;
+			memcpy(&w, p + j, 8);
+			h = (h ^ w) * k;
+			h ^= h >> 29;
+		}
+		uint64_t w = 0;
+		for (size_t b = 0; j < n; j++, b++)
+			w |= (uint64_t)(unsigned char)p[j] << (8 * b);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
 	}
-	return h;
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static size_t make_branch(struct proxy_worker *pw, uint64_t in_conn, uint32_t lh, char *out, size_t outsz)
