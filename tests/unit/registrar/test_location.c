@@ -65,9 +65,50 @@ static void test_counts_follow_replace_and_purge(void **state)
 	mem_deref(loc);
 }
 
+/* Routing reads the same bindings as a lookup, in the same q order, with their routes. */
+static void test_routes_match_lookup(void **state)
+{
+	(void)state;
+	struct location *loc = NULL;
+	assert_int_equal(location_alloc(&loc), 0);
+	struct loc_binding set[4] = {
+		binding("sip:a@x", "sip:a@1.1.1.1;transport=tls", 7, 2000),
+		binding("sip:a@x", "sip:a@2.2.2.2", 8, 900), /* expired at 1000 */
+		binding("sip:a@x", "sip:a@3.3.3.3", 9, 2000),
+		binding("sip:a@x", "sip:a@4.4.4.4", 10, 2000),
+	};
+	set[0].q1000 = 500;
+	set[2].updated = 20;
+	set[3].updated = 30;
+	snprintf(set[3].path, sizeof(set[3].path), "<sip:edge.example;lr>");
+	assert_int_equal(location_replace(loc, "sip:a@x", set, 4), 0);
+	location_conn_closed(loc, 9);
+	struct loc_binding lb[4];
+	struct loc_route rt[4];
+	assert_int_equal(location_lookup(loc, "sip:a@x", 1000, lb, 4), 3);
+	assert_int_equal(location_routes(loc, "sip:a@x", 1000, rt, 4), 3);
+	const char *want[3] = { "sip:a@4.4.4.4", "sip:a@3.3.3.3", "sip:a@1.1.1.1;transport=tls" };
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(rt[i].contact, want[i]);
+		assert_string_equal(rt[i].contact, lb[i].contact);
+		assert_string_equal(rt[i].path, lb[i].path);
+		assert_int_equal(rt[i].conn_id, lb[i].conn_id);
+		assert_int_equal(rt[i].transport, lb[i].transport);
+		assert_int_equal(rt[i].flow_failed, lb[i].flow_failed);
+		assert_int_equal(rt[i].q1000, lb[i].q1000);
+	}
+	assert_true(rt[1].flow_failed);
+	assert_string_equal(rt[0].path, "<sip:edge.example;lr>");
+	/* more than fit: the count is still all of them, the best ones are copied */
+	assert_int_equal(location_routes(loc, "sip:a@x", 1000, rt, 1), 3);
+	assert_int_equal(location_routes(loc, "sip:none@x", 1000, rt, 4), 0);
+	mem_deref(loc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_routes_match_lookup),
 		cmocka_unit_test(test_conn_close_marks_only_its_flows),
 		cmocka_unit_test(test_counts_follow_replace_and_purge),
 	};
