@@ -422,7 +422,9 @@ static void challenge(struct reg_req *q, unsigned algs, bool stale, const char *
 	 * opaque (RFC 7616 3.3: returned unchanged) used as the binding makes each nonce unique;
 	 * it needs no secrecy (the nonce MAC covers it) so a counter does. */
 	char opaque[24];
-	snprintf(opaque, sizeof(opaque), "%016llx", (unsigned long long)atomic_fetch_add(&r->opaque_ctr, 1));
+	struct outbuf ob = OUTBUF_INIT_CSTR(opaque, sizeof(opaque)); /* "%016llx" without printf */
+	outbuf_put_hex(&ob, atomic_fetch_add(&r->opaque_ctr, 1), 16);
+	outbuf_cstr(&ob);
 	struct auth_challenge ch = {
 		.realm = user_realm(q),
 		.algs = algs,
