@@ -150,6 +150,38 @@ static int by_q_desc(const void *a, const void *b)
 	return x->updated > y->updated ? -1 : x->updated < y->updated;
 }
 
+/* Copies a NUL-terminated field up to its end rather than its whole array. */
+static void copy_field(char *dst, const char *src, size_t cap)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* A binding is ~2.4 KiB of fixed arrays, mostly empty: copying each string up to its NUL
+ * touches a few cache lines instead of 38 (perf: the whole-struct copies in lookup and replace
+ * were 1.7% of a REGISTER's CPU, mostly cache misses). */
+static void binding_copy(struct loc_binding *d, const struct loc_binding *s)
+{
+	copy_field(d->aor, s->aor, sizeof(d->aor));
+	copy_field(d->contact, s->contact, sizeof(d->contact));
+	d->expires_at = s->expires_at;
+	d->q1000 = s->q1000;
+	copy_field(d->call_id, s->call_id, sizeof(d->call_id));
+	d->cseq = s->cseq;
+	copy_field(d->instance, s->instance, sizeof(d->instance));
+	d->reg_id = s->reg_id;
+	d->has_reg_id = s->has_reg_id;
+	copy_field(d->path, s->path, sizeof(d->path));
+	copy_field(d->user_agent, s->user_agent, sizeof(d->user_agent));
+	d->transport = s->transport;
+	d->conn_id = s->conn_id;
+	d->received = s->received;
+	copy_field(d->cert_identity, s->cert_identity, sizeof(d->cert_identity));
+	d->flow_failed = s->flow_failed;
+	d->updated = s->updated;
+}
+
 size_t location_lookup(struct location *loc, const char *aor, time_t now, struct loc_binding *out, size_t max)
 {
 	size_t live = 0;
@@ -160,7 +192,7 @@ size_t location_lookup(struct location *loc, const char *aor, time_t now, struct
 			if (e->b[i].expires_at <= now)
 				continue;
 			if (live < max)
-				out[live] = e->b[i];
+				binding_copy(&out[live], &e->b[i]);
 			live++;
 		}
 	}
@@ -176,14 +208,6 @@ static int route_by_q_desc(const void *a, const void *b)
 	if (x->q1000 != y->q1000)
 		return x->q1000 > y->q1000 ? -1 : 1;
 	return x->updated > y->updated ? -1 : x->updated < y->updated; /* as by_q_desc */
-}
-
-/* Copies a NUL-terminated field up to its end rather than its whole array. */
-static void copy_field(char *dst, const char *src, size_t cap)
-{
-	size_t n = strnlen(src, cap - 1);
-	memcpy(dst, src, n);
-	dst[n] = '\0';
 }
 
 size_t location_routes(struct location *loc, const char *aor, time_t now, struct loc_route *out, size_t max)
@@ -239,7 +263,8 @@ int location_replace(struct location *loc, const char *aor, const struct loc_bin
 			return ENOMEM;
 		}
 		memcpy(ne->aor, aor, alen);
-		memcpy(ne->b, set, n * sizeof(*set));
+		for (size_t i = 0; i < n; i++)
+			binding_copy(&ne->b[i], &set[i]);
 		ne->n = n;
 	}
 	pthread_rwlock_wrlock(&loc->lock);

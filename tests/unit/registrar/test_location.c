@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -105,9 +106,52 @@ static void test_routes_match_lookup(void **state)
 	mem_deref(loc);
 }
 
+/* Lookup and replace copy bindings field by field: every field comes back as it went in. */
+static void test_every_field_survives_replace_and_lookup(void **state)
+{
+	(void)state;
+	struct location *loc = NULL;
+	assert_int_equal(location_alloc(&loc), 0);
+	struct loc_binding b = binding("sip:a@x", "sip:a@1.1.1.1;transport=tls;ob", 7, 2000);
+	b.q1000 = 700;
+	snprintf(b.call_id, sizeof(b.call_id), "c1@host");
+	b.cseq = 42;
+	snprintf(b.instance, sizeof(b.instance), "<urn:uuid:00000000-0000-1000-8000-000a95a0e128>");
+	b.reg_id = 2;
+	b.has_reg_id = true;
+	snprintf(b.path, sizeof(b.path), "<sip:edge.example;lr>");
+	snprintf(b.user_agent, sizeof(b.user_agent), "test/1");
+	b.received.ss.ss_family = AF_INET;
+	snprintf(b.cert_identity, sizeof(b.cert_identity), "a.example");
+	b.updated = 990;
+	memset(b.contact + strlen(b.contact) + 1, 'x', 10); /* bytes past the NUL are not content */
+	assert_int_equal(location_replace(loc, "sip:a@x", &b, 1), 0);
+	struct loc_binding out;
+	assert_int_equal(location_lookup(loc, "sip:a@x", 1000, &out, 1), 1);
+	assert_string_equal(out.aor, b.aor);
+	assert_string_equal(out.contact, b.contact);
+	assert_int_equal(out.expires_at, b.expires_at);
+	assert_int_equal(out.q1000, b.q1000);
+	assert_string_equal(out.call_id, b.call_id);
+	assert_int_equal(out.cseq, b.cseq);
+	assert_string_equal(out.instance, b.instance);
+	assert_int_equal(out.reg_id, b.reg_id);
+	assert_true(out.has_reg_id);
+	assert_string_equal(out.path, b.path);
+	assert_string_equal(out.user_agent, b.user_agent);
+	assert_int_equal(out.transport, b.transport);
+	assert_int_equal(out.conn_id, b.conn_id);
+	assert_int_equal(out.received.ss.ss_family, AF_INET);
+	assert_string_equal(out.cert_identity, b.cert_identity);
+	assert_false(out.flow_failed);
+	assert_int_equal(out.updated, b.updated);
+	mem_deref(loc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_field_survives_replace_and_lookup),
 		cmocka_unit_test(test_routes_match_lookup),
 		cmocka_unit_test(test_conn_close_marks_only_its_flows),
 		cmocka_unit_test(test_counts_follow_replace_and_purge),
