@@ -26,7 +26,7 @@ struct proxy_worker {
 	 * the next calls between the same UAs) need the same one */
 	struct flow_mac_memo { uint64_t a, b; char mac[17]; bool set; } mac_memo[64];
 	struct local_hostport { char host[80]; uint16_t port; bool known; } local[3]; /* by transport */
-	struct loc_route scratch[LOC_MAX_BINDINGS_PER_AOR];
+	struct loc_binding scratch[LOC_MAX_BINDINGS_PER_AOR];
 };
 
 /* One host of a peer's proxy set. */

@@ -668,7 +668,7 @@ static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uin
 
 /* ---- routing ---- */
 
-static void hop_for_binding(const struct loc_route *b, struct target *t)
+static void hop_for_binding(const struct loc_binding *b, struct target *t)
 {
 	t->hop.transport = b->transport;
 	t->hop.conn_id = b->conn_id;
@@ -748,8 +748,8 @@ static void route_to_aor(struct proxy_worker *pw, const struct sip_uri *ruri, st
 		route_fail(r, 400, "Bad Request-URI");
 		return;
 	}
-	struct loc_route *bs = pw->scratch;
-	size_t n = location_routes(p->location, aor, time(NULL), bs, MAX_BRANCHES);
+	struct loc_binding *bs = pw->scratch;
+	size_t n = location_lookup(p->location, aor, time(NULL), bs, MAX_BRANCHES);
 	if (n > MAX_BRANCHES)
 		n = MAX_BRANCHES;
 	size_t failed = 0;

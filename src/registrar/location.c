@@ -202,42 +202,6 @@ size_t location_lookup(struct location *loc, const char *aor, time_t now, struct
 	return live;
 }
 
-static int route_by_q_desc(const void *a, const void *b)
-{
-	const struct loc_route *x = a, *y = b;
-	if (x->q1000 != y->q1000)
-		return x->q1000 > y->q1000 ? -1 : 1;
-	return x->updated > y->updated ? -1 : x->updated < y->updated; /* as by_q_desc */
-}
-
-size_t location_routes(struct location *loc, const char *aor, time_t now, struct loc_route *out, size_t max)
-{
-	size_t live = 0;
-	pthread_rwlock_rdlock(&loc->lock);
-	struct aor_entry *e = *find_slot(loc, aor);
-	for (size_t i = 0; e && i < e->n; i++) {
-		const struct loc_binding *b = &e->b[i];
-		if (b->expires_at <= now)
-			continue;
-		if (live < max) {
-			struct loc_route *r = &out[live];
-			copy_field(r->contact, b->contact, sizeof(r->contact));
-			copy_field(r->path, b->path, sizeof(r->path));
-			r->transport = b->transport;
-			r->conn_id = b->conn_id;
-			r->received = b->received;
-			r->flow_failed = b->flow_failed;
-			r->q1000 = b->q1000;
-			r->updated = b->updated;
-		}
-		live++;
-	}
-	pthread_rwlock_unlock(&loc->lock);
-	if (live > 1 && max > 1)
-		qsort(out, live < max ? live : max, sizeof(*out), route_by_q_desc);
-	return live;
-}
-
 bool location_has(struct location *loc, const char *aor, time_t now)
 {
 	bool has = false;

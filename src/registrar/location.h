@@ -43,20 +43,6 @@ int location_alloc(struct location **locp);
 /* Copies the live bindings of aor (not expired), q-ordered (highest first), into out[max].
  * Returns how many there are (may exceed max: only max copied; out may be NULL when max is 0). */
 size_t location_lookup(struct location *loc, const char *aor, time_t now, struct loc_binding *out, size_t max);
-/* What routing to an AOR needs of a binding (RFC 3261 16.5, RFC 3327, RFC 5626 5.3): a
- * request copies this, not the whole ~2.4 KiB struct loc_binding, for every target. */
-struct loc_route {
-	char contact[512];
-	char path[512];
-	enum conf_transport transport;
-	uint64_t conn_id;
-	struct tp_addr received;
-	bool flow_failed;
-	uint16_t q1000;
-	time_t updated;
-};
-/* location_lookup() for routing: the same bindings in the same order, only their routes. */
-size_t location_routes(struct location *loc, const char *aor, time_t now, struct loc_route *out, size_t max);
 /* Replaces the binding set of aor with set[n] (n = 0 removes the AOR). */
 int location_replace(struct location *loc, const char *aor, const struct loc_binding *set, size_t n);
 /* True when the AOR has at least one live binding. */

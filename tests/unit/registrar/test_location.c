@@ -66,8 +66,9 @@ static void test_counts_follow_replace_and_purge(void **state)
 	mem_deref(loc);
 }
 
-/* Routing reads the same bindings as a lookup, in the same q order, with their routes. */
-static void test_routes_match_lookup(void **state)
+/* A lookup gives the live bindings, best q first and then the most recently refreshed, with
+ * what routing needs of each (the proxy routes from it). */
+static void test_lookup_orders_and_keeps_routes(void **state)
 {
 	(void)state;
 	struct location *loc = NULL;
@@ -85,24 +86,22 @@ static void test_routes_match_lookup(void **state)
 	assert_int_equal(location_replace(loc, "sip:a@x", set, 4), 0);
 	location_conn_closed(loc, 9);
 	struct loc_binding lb[4];
-	struct loc_route rt[4];
 	assert_int_equal(location_lookup(loc, "sip:a@x", 1000, lb, 4), 3);
-	assert_int_equal(location_routes(loc, "sip:a@x", 1000, rt, 4), 3);
 	const char *want[3] = { "sip:a@4.4.4.4", "sip:a@3.3.3.3", "sip:a@1.1.1.1;transport=tls" };
+	const uint64_t conn[3] = { 10, 9, 7 };
 	for (int i = 0; i < 3; i++) {
-		assert_string_equal(rt[i].contact, want[i]);
-		assert_string_equal(rt[i].contact, lb[i].contact);
-		assert_string_equal(rt[i].path, lb[i].path);
-		assert_int_equal(rt[i].conn_id, lb[i].conn_id);
-		assert_int_equal(rt[i].transport, lb[i].transport);
-		assert_int_equal(rt[i].flow_failed, lb[i].flow_failed);
-		assert_int_equal(rt[i].q1000, lb[i].q1000);
+		assert_string_equal(lb[i].contact, want[i]);
+		assert_int_equal(lb[i].conn_id, conn[i]);
+		assert_int_equal(lb[i].transport, CONF_TP_TLS);
 	}
-	assert_true(rt[1].flow_failed);
-	assert_string_equal(rt[0].path, "<sip:edge.example;lr>");
-	/* more than fit: the count is still all of them, the best ones are copied */
-	assert_int_equal(location_routes(loc, "sip:a@x", 1000, rt, 1), 3);
-	assert_int_equal(location_routes(loc, "sip:none@x", 1000, rt, 4), 0);
+	assert_true(lb[1].flow_failed);
+	assert_false(lb[0].flow_failed);
+	assert_int_equal(lb[2].q1000, 500);
+	assert_string_equal(lb[0].path, "<sip:edge.example;lr>");
+	assert_string_equal(lb[1].path, "");
+	/* more than fit: the count is still all of them */
+	assert_int_equal(location_lookup(loc, "sip:a@x", 1000, lb, 1), 3);
+	assert_int_equal(location_lookup(loc, "sip:none@x", 1000, lb, 4), 0);
 	mem_deref(loc);
 }
 
@@ -152,7 +151,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_field_survives_replace_and_lookup),
-		cmocka_unit_test(test_routes_match_lookup),
+		cmocka_unit_test(test_lookup_orders_and_keeps_routes),
 		cmocka_unit_test(test_conn_close_marks_only_its_flows),
 		cmocka_unit_test(test_counts_follow_replace_and_purge),
 	};
