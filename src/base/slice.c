@@ -82,3 +82,21 @@ bool slice_next_field(struct slice *rest, struct slice *field)
 	rest->len -= i;
 	return true;
 }
+
+uint64_t slice_hash(struct slice s, uint64_t h, bool fold_case)
+{
+	const uint64_t k = 0x9E3779B97F4A7C15ull, fold = fold_case ? 0x2020202020202020ull : 0;
+	h = (h ^ s.len) * k;
+	size_t i = 0;
+	for (; i + 8 <= s.len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s.p + i, 8);
+		h = (h ^ (w | fold)) * k;
+		h ^= h >> 29;
+	}
+	uint64_t w = 0;
+	for (size_t b = 0; i < s.len; i++, b++)
+		w |= (uint64_t)((unsigned char)s.p[i] | (unsigned char)fold) << (8 * b);
+	h = (h ^ w) * k;
+	return h ^ (h >> 29);
+}

@@ -181,26 +181,11 @@ static uint32_t loop_hash(const struct sip_msg *m)
 		ru ? ru->whole : (struct slice){ 0 }, f ? f->tag : (struct slice){ 0 }, t ? t->tag : (struct slice){ 0 },
 		sip_msg_call_id(m), cs ? cs->method : (struct slice){ 0 },
 	};
-	/* Eight bytes per multiply (every forwarded request is hashed); each part's length goes in
-	 * too, so moving bytes from one part to the next changes the hash. */
-	const uint64_t k = 0x9E3779B97F4A7C15ull;
-	uint64_t h = (uint64_t)(cs ? cs->num : 0) * k;
-	for (size_t i = 0; i < 5; i++) {
-		const char *p = parts[i].p;
-		size_t n = parts[i].len, j = 0;
-		h = (h ^ n) * k;
-		for (; j + 8 <= n; j += 8) {
-			uint64_t w;
-			memcpy(&w, p + j, 8);
-			h = (h ^ w) * k;
-			h ^= h >> 29;
-		}
-		uint64_t w = 0;
-		for (size_t b = 0; j < n; j++, b++)
-			w |= (uint64_t)(unsigned char)p[j] << (8 * b);
-		h = (h ^ w) * k;
-		h ^= h >> 29;
-	}
+	/* Every forwarded request is hashed. Each part's length goes in too, so moving bytes from
+	 * one part to the next changes the hash. */
+	uint64_t h = cs ? cs->num : 0;
+	for (size_t i = 0; i < 5; i++)
+		h = slice_hash(parts[i], h, false);
 	return (uint32_t)(h ^ (h >> 32));
 }
 

@@ -20,25 +20,10 @@
 
 uint32_t txn_hash_ci(struct slice s)
 {
-	/* Branch and Call-ID compare case-insensitively (RFC 3261 7.3.1, 17.2.3). Setting bit 5 of
-	 * every byte lower-cases the letters; other bytes it merges ('@' with '`') only share a
-	 * bucket, the tables compare the keys themselves. Eight bytes per multiply: branches and
-	 * Call-IDs are 30-60 bytes, hashed five times per proxied call. */
-	const uint64_t fold = 0x2020202020202020ull, k = 0x9E3779B97F4A7C15ull;
-	uint64_t h = s.len * k;
-	size_t i = 0;
-	for (; i + 8 <= s.len; i += 8) {
-		uint64_t w;
-		memcpy(&w, s.p + i, 8);
-		h = (h ^ (w | fold)) * k;
-		h ^= h >> 29;
-	}
-	uint64_t w = 0;
-	for (size_t j = 0; i < s.len; i++, j++)
-		w |= (uint64_t)((unsigned char)s.p[i] | 0x20) << (8 * j);
-	h = (h ^ w) * k;
-	h ^= h >> 32;
-	return (uint32_t)h;
+	/* Branch and Call-ID compare case-insensitively (RFC 3261 7.3.1, 17.2.3); they are hashed
+	 * five times per proxied call. */
+	uint64_t h = slice_hash(s, 0, true);
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static void table_grow(struct txn_table *t)

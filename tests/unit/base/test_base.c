@@ -243,9 +243,32 @@ static void test_log_levels(void **state)
 	log_setup(LOG_LVL_INFO, LOG_TO_STDERR, "test");
 }
 
+/* slice_hash folds case only when asked, at every length around its 8-byte steps, and tells
+ * where one part ends and the next begins (the proxy's loop hash chains parts). */
+static void test_slice_hash(void **state)
+{
+	(void)state;
+	char lo[40], up[40];
+	for (size_t len = 0; len < sizeof(lo); len++) {
+		for (size_t i = 0; i < len; i++) {
+			lo[i] = (char)('a' + (i * 5 + len) % 26);
+			up[i] = (char)(lo[i] - 32);
+		}
+		struct slice l = { lo, len }, u = { up, len };
+		assert_true(slice_hash(l, 7, true) == slice_hash(u, 7, true));
+		if (len)
+			assert_true(slice_hash(l, 7, false) != slice_hash(u, 7, false));
+		assert_true(slice_hash(l, 7, false) != slice_hash(l, 8, false)); /* the seed counts */
+	}
+	uint64_t ab_c = slice_hash(SLICE_LIT("c"), slice_hash(SLICE_LIT("ab"), 0, false), false);
+	uint64_t a_bc = slice_hash(SLICE_LIT("bc"), slice_hash(SLICE_LIT("a"), 0, false), false);
+	assert_true(ab_c != a_bc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slice_hash),
 		cmocka_unit_test(test_mem_refcount_runs_destructor_once),
 		cmocka_unit_test(test_mem_alignment_and_strdup),
 		cmocka_unit_test(test_mem_pooled_recycles_and_runs_destructor),
