@@ -5,7 +5,8 @@
 # Writes bench/results/YYYY-MM-DD.md and prints it. Knobs (environment):
 #   BENCH_REPS (3), BENCH_DURATION (10 s per throughput run), BENCH_IDLE_CONNS (15000),
 #   BENCH_SERVER_CPUS (last core), BENCH_CLIENT_CPUS (0), BENCH_ONLY (tls|sip),
-#   BENCH_SCENARIOS (comma list: handshake,resume13,resume12,register,register_volatile,call,idle,idle_registered)
+#   BENCH_SCENARIOS (comma list: handshake,resume13,resume12,register,register_volatile,call,idle,idle_registered;
+#   call_rate only when named: calls at BENCH_CALL_RATE per second, default 6000)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: bench/run.sh BUILD_DIR}
@@ -22,4 +23,5 @@ set -- --build "$build" --out "$out" --reps "${BENCH_REPS:-3}" --duration "${BEN
 	--idle-conns "${BENCH_IDLE_CONNS:-15000}"
 [ -n "${BENCH_ONLY:-}" ] && set -- "$@" --only "$BENCH_ONLY"
 [ -n "${BENCH_SCENARIOS:-}" ] && set -- "$@" --scenarios "$BENCH_SCENARIOS"
+[ -n "${BENCH_CALL_RATE:-}" ] && set -- "$@" --call-rate "$BENCH_CALL_RATE"
 exec python3 "$here/compare.py" "$@"
