@@ -6,14 +6,17 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/outbuf.h"
 #include "registrar/internal.h"
 
 int reg_received_fmt(enum conf_transport tp, const struct tp_addr *a, char *buf, size_t sz)
 {
-	char at[80];
-	int n = snprintf(buf, sz, "%s:%s", tp == CONF_TP_TLS ? "tls" : tp == CONF_TP_TCP ? "tcp" : "udp",
-			 a->len ? tp_addr_fmt(a, at, sizeof(at)) : "");
-	return n < 0 || (size_t)n >= sz ? EINVAL : 0;
+	char at[80] = "";
+	struct outbuf o = OUTBUF_INIT_CSTR(buf, sz);
+	outbuf_puts(&o, tp == CONF_TP_TLS ? "tls:" : tp == CONF_TP_TCP ? "tcp:" : "udp:");
+	if (a->len)
+		outbuf_puts(&o, tp_addr_fmt(a, at, sizeof(at)));
+	return outbuf_cstr(&o) ? 0 : EINVAL;
 }
 
 int reg_received_parse(const char *s, enum conf_transport *tp, struct tp_addr *a)

@@ -15,27 +15,41 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/outbuf.h"
 #include "base/timeutil.h"
 #include "transport/conn.h"
 #include "transport/stream.h"
 
+/* Without printf: every registration stores its received address as text (convert.c). IPv6
+ * text is inet_ntop's (RFC 5952). When the buffer is too small the pieces that fit are kept,
+ * and the string is always ended. */
 const char *tp_addr_fmt(const struct tp_addr *a, char *buf, size_t sz)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
+	if (!sz)
+		return buf;
+	struct outbuf o = OUTBUF_INIT_CSTR(buf, sz);
 	if (a->ss.ss_family == AF_INET) {
 		const struct sockaddr_in *s = (const struct sockaddr_in *)&a->ss;
-		inet_ntop(AF_INET, &s->sin_addr, host, sizeof(host));
-		port = ntohs(s->sin_port);
-		snprintf(buf, sz, "%s:%u", host, port);
+		const uint8_t *b = (const uint8_t *)&s->sin_addr;
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				outbuf_put(&o, ".", 1);
+			outbuf_put_u32(&o, b[i]);
+		}
+		outbuf_put(&o, ":", 1);
+		outbuf_put_u32(&o, ntohs(s->sin_port));
 	} else if (a->ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&a->ss;
+		char host[INET6_ADDRSTRLEN] = "?";
 		inet_ntop(AF_INET6, &s->sin6_addr, host, sizeof(host));
-		port = ntohs(s->sin6_port);
-		snprintf(buf, sz, "[%s]:%u", host, port);
+		outbuf_put(&o, "[", 1);
+		outbuf_puts(&o, host);
+		outbuf_put(&o, "]:", 2);
+		outbuf_put_u32(&o, ntohs(s->sin6_port));
 	} else {
-		snprintf(buf, sz, "?");
+		outbuf_put(&o, "?", 1);
 	}
+	buf[o.len] = '\0';
 	return buf;
 }
 

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "conf/conf.h"
+#include "registrar/internal.h"
 #include "registrar/location.h"
 #include "registrar/registrar.h"
 #include "sip/msg.h"
@@ -968,6 +969,53 @@ static void test_concurrent_same_aor(void **state)
 	fx_free(&f);
 }
 
+/* The received address is stored as text and read back at start-up (convert.c). */
+static void test_received_text_round_trips(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *host;
+		uint16_t port;
+		enum conf_transport tp;
+		const char *text;
+	} cases[] = {
+		{ "0.0.0.0", 0, CONF_TP_TLS, "tls:0.0.0.0:0" },
+		{ "255.255.255.255", 65535, CONF_TP_TCP, "tcp:255.255.255.255:65535" },
+		{ "10.20.30.4", 5061, CONF_TP_UDP, "udp:10.20.30.4:5061" },
+		{ "192.0.2.109", 1, CONF_TP_TLS, "tls:192.0.2.109:1" },
+		{ "::1", 5061, CONF_TP_TLS, "tls:[::1]:5061" },
+		{ "2001:db8::a:1", 65535, CONF_TP_TCP, "tcp:[2001:db8::a:1]:65535" },
+		{ "::ffff:192.0.2.1", 5060, CONF_TP_TLS, "tls:[::ffff:192.0.2.1]:5060" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tp_addr a, back;
+		enum conf_transport tp;
+		char text[96];
+		assert_int_equal(tp_addr_from_host_port(&a, cases[i].host, cases[i].port), 0);
+		assert_int_equal(reg_received_fmt(cases[i].tp, &a, text, sizeof(text)), 0);
+		assert_string_equal(text, cases[i].text);
+		assert_int_equal(reg_received_parse(text, &tp, &back), 0);
+		assert_int_equal(tp, cases[i].tp);
+		assert_int_equal(back.len, a.len);
+		assert_memory_equal(&back.ss, &a.ss, a.len);
+		/* one byte short of the text and its NUL: refused, not cut */
+		assert_int_equal(reg_received_fmt(cases[i].tp, &a, text, strlen(cases[i].text)), EINVAL);
+	}
+	/* no address: the transport alone */
+	struct tp_addr none = { 0 };
+	char text[16];
+	assert_int_equal(reg_received_fmt(CONF_TP_UDP, &none, text, sizeof(text)), 0);
+	assert_string_equal(text, "udp:");
+	/* tp_addr_fmt keeps the pieces that fit and always ends the string */
+	struct tp_addr a;
+	char small[5];
+	tp_addr_from_host_port(&a, "10.20.30.4", 5061);
+	assert_string_equal(tp_addr_fmt(&a, small, sizeof(small)), "10.");
+	tp_addr_from_host_port(&a, "2001:db8::1", 7);
+	assert_string_equal(tp_addr_fmt(&a, small, sizeof(small)), "[");
+	assert_string_equal(tp_addr_fmt(&none, small, sizeof(small)), "?");
+}
+
 int main(void)
 {
 	log_setup(LOG_LVL_WARN, LOG_TO_STDERR, "test_registrar");
@@ -986,6 +1034,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_authorization),
 		cmocka_unit_test(test_reload_from_store_and_purge),
 		cmocka_unit_test(test_concurrent_same_aor),
+		cmocka_unit_test(test_received_text_round_trips),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
