@@ -104,6 +104,7 @@ struct reg_req {
 	/* set being written (durable) */
 	struct loc_binding *set;
 	size_t nset;
+	time_t applied;             /* the second the set was computed in: its expiries count from it */
 	bool require_outbound;
 	bool proxy_auth;            /* registrar_authorize(): 407 / Proxy-Authorization, no binding */
 	bool from_cache;            /* the user record came from the short-lived cache */
@@ -239,7 +240,8 @@ static void put_q(struct outbuf *o, uint16_t q1000)
 /* 200 OK: every current binding with its remaining time (RFC 3261 10.3 step 8), a Date, the
  * request's Path values (RFC 3327 5.3), and Require: outbound when a flow was registered
  * (RFC 5626 6). */
-static void reply_ok(struct reg_req *q, const struct loc_binding *set, size_t n, time_t now)
+/* granted: the second the set was computed in; each Contact's expires counts from it. */
+static void reply_ok(struct reg_req *q, const struct loc_binding *set, size_t n, time_t granted)
 {
 	size_t per = sizeof(set->contact) + sizeof(set->instance) + 96;
 	size_t bufsz = 256 + n * per, npath = 0;
@@ -259,7 +261,7 @@ static void reply_ok(struct reg_req *q, const struct loc_binding *set, size_t n,
 	size_t ne = 0;
 	for (size_t i = 0; i < n && !o.over; i++) {
 		const struct loc_binding *b = &set[i];
-		long left = (long)(b->expires_at - now);
+		long left = (long)(b->expires_at - granted);
 		if (left <= 0)
 			continue;
 		size_t from = o.len;
@@ -283,7 +285,7 @@ static void reply_ok(struct reg_req *q, const struct loc_binding *set, size_t n,
 		if (!o.over)
 			extra[ne++] = (struct slice){ buf + from, o.len - from };
 	}
-	struct slice date = date_hdr(now);
+	struct slice date = date_hdr(time(NULL)); /* RFC 3261 20.17: when the response is sent */
 	if (date.len)
 		extra[ne++] = date;
 	for (const struct sip_hdr *h = sip_msg_hdr(q->msg, SIP_HDR_PATH); h && !o.over; h = sip_msg_hdr_next(q->msg, h)) {
@@ -694,7 +696,9 @@ static void store_done(int err, size_t nrows, void *arg)
 		return;
 	}
 	log_info("registrar.registered", "aor=\"%s\" bindings=%zu durable=1", q->aor, q->nset);
-	reply_ok(q, q->set, q->nset, time(NULL));
+	/* Expiries as granted when the set was computed (RFC 3261 10.3 step 8): counted from the
+	 * commit's end, a commit that crosses a second would answer 3599 for an Expires of 3600. */
+	reply_ok(q, q->set, q->nset, q->applied);
 }
 
 /* fresh: the AOR had no live binding before this REGISTER; gone[ngone]: bindings it had and
@@ -702,6 +706,7 @@ static void store_done(int err, size_t nrows, void *arg)
 static void commit(struct reg_req *q, time_t now, bool fresh, const struct loc_binding *gone, size_t ngone)
 {
 	struct registrar *r = q->r;
+	q->applied = now;
 	if (!r->durable) {
 		if (location_replace(r->loc, q->aor, q->set, q->nset)) {
 			finish(q, 500, "Server Internal Error (out of memory)", NULL, 0);

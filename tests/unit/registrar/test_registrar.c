@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -50,8 +51,13 @@ static void fake_post(void *loop, void (*fn)(void *), void *arg)
 	pthread_mutex_unlock(&QM);
 }
 
+/* Set by a test: each posted callback runs in a later second than the step before it, as when
+ * a store commit ends after the clock ticked. */
+static bool SLOW_DRAIN;
+
 static void drain(void)
 {
+	time_t last = time(NULL);
 	for (;;) {
 		pthread_mutex_lock(&QM);
 		if (!QN) {
@@ -62,7 +68,10 @@ static void drain(void)
 		memmove(Q, Q + 1, (QN - 1) * sizeof(Q[0]));
 		QN--;
 		pthread_mutex_unlock(&QM);
+		while (SLOW_DRAIN && time(NULL) == last)
+			usleep(10000);
 		it.fn(it.arg);
+		last = time(NULL);
 	}
 }
 
@@ -1016,6 +1025,33 @@ static void test_received_text_round_trips(void **state)
 	assert_string_equal(tp_addr_fmt(&none, small, sizeof(small)), "?");
 }
 
+/* RFC 3261 10.3 step 8: the 200 gives each binding the expiry the registrar granted. A store
+ * commit that ends a second after the binding was computed must not make it 3599 for 3600. */
+static void test_expires_as_granted_when_commit_crosses_a_second(void **state)
+{
+	(void)state;
+	struct fx f;
+	fx_setup(&f, NULL);
+	add_user(&f, "alice", "example.com", "secret", AUTH_ALG_ALL, NULL);
+	fx_start(&f);
+	struct reg_origin o = origin_tls(0x301);
+	struct req rq = { .hdrs = "Contact: <sip:alice@192.0.2.10:40000;transport=tls>\r\nExpires: 99999\r\n", .cseq = 1 };
+	struct rep chal, rep;
+	send_req(&f, &rq, &o, &chal);
+	assert_int_equal(chal.status, 401);
+	char auth[1024];
+	make_auth(&chal, "SHA-256", "alice", "secret", "sip:example.com", auth, sizeof(auth));
+	rq.auth = auth;
+	rq.cseq = 2;
+	SLOW_DRAIN = true;
+	send_req(&f, &rq, &o, &rep);
+	SLOW_DRAIN = false;
+	assert_int_equal(rep.status, 200);
+	assert_non_null(strstr(rep.hdrs, "Contact: <sip:alice@192.0.2.10:40000;transport=tls>;expires=3600\n"));
+	assert_non_null(strstr(rep.hdrs, "Date: "));
+	fx_free(&f);
+}
+
 int main(void)
 {
 	log_setup(LOG_LVL_WARN, LOG_TO_STDERR, "test_registrar");
@@ -1035,6 +1071,7 @@ int main(void)
 		cmocka_unit_test(test_reload_from_store_and_purge),
 		cmocka_unit_test(test_concurrent_same_aor),
 		cmocka_unit_test(test_received_text_round_trips),
+		cmocka_unit_test(test_expires_as_granted_when_commit_crosses_a_second),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
