@@ -287,6 +287,21 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(sdp_policy_check_offer_body(&v, slice_from_cstr(plain_offer), &p, &tls_hop, HOST, NULL), EINVAL);
 }
 
+/* The answer checked against an offer already parsed gives the verdict want. */
+static void assert_answer_to_gives(const struct sdp *offer, const char *answer, struct sdp_policy pol,
+				   const struct sdp_hop *hop, const struct sdp_verdict *want)
+{
+	struct sdp_verdict t;
+	assert_int_equal(sdp_policy_check_answer_to(&t, offer, slice_from_cstr(answer), &pol, hop, HOST, NULL), 0);
+	assert_int_equal(t.action, want->action);
+	assert_int_equal(t.status, want->status);
+	assert_int_equal(t.reason, want->reason);
+	assert_int_equal(t.insecure_media, want->insecure_media);
+	assert_int_equal(t.km_offered, want->km_offered);
+	assert_string_equal(t.warning, want->warning);
+	sdp_verdict_clear(&t);
+}
+
 static void check_answer(const char *offer, const char *answer, struct sdp_policy pol,
 			 const struct sdp_hop *hop, enum sdp_action action, enum sdp_reason reason,
 			 const char *warning)
@@ -305,13 +320,7 @@ static void check_answer(const char *offer, const char *answer, struct sdp_polic
 	/* Against the offer parsed before, the same verdict. */
 	struct sdp *o = NULL;
 	if (sdp_parse(&o, slice_from_cstr(offer), NULL, NULL) == 0) {
-		struct sdp_verdict t;
-		assert_int_equal(sdp_policy_check_answer_to(&t, o, slice_from_cstr(answer), &pol, hop, HOST, NULL), 0);
-		assert_int_equal(t.action, v.action);
-		assert_int_equal(t.status, v.status);
-		assert_int_equal(t.reason, v.reason);
-		assert_string_equal(t.warning, v.warning);
-		sdp_verdict_clear(&t);
+		assert_answer_to_gives(o, answer, pol, hop, &v);
 		mem_deref(o);
 	}
 	/* And against the offer as the proxy keeps it from its own check, when it is kept. */
@@ -319,15 +328,7 @@ static void check_answer(const char *offer, const char *answer, struct sdp_polic
 	struct sdp *kept = NULL;
 	assert_int_equal(sdp_policy_check_offer_keep(&ov, slice_from_cstr(offer), &pol, hop, HOST, NULL, &kept), 0);
 	if (kept) {
-		struct sdp_verdict t;
-		assert_int_equal(sdp_policy_check_answer_to(&t, kept, slice_from_cstr(answer), &pol, hop, HOST, NULL), 0);
-		assert_int_equal(t.action, v.action);
-		assert_int_equal(t.status, v.status);
-		assert_int_equal(t.reason, v.reason);
-		assert_int_equal(t.insecure_media, v.insecure_media);
-		assert_int_equal(t.km_offered, v.km_offered);
-		assert_string_equal(t.warning, v.warning);
-		sdp_verdict_clear(&t);
+		assert_answer_to_gives(kept, answer, pol, hop, &v);
 		mem_deref(kept);
 	}
 	sdp_verdict_clear(&ov);
