@@ -4,8 +4,8 @@
 For every scenario: start both servers fresh, pinned with taskset to the same core(s), warm
 each up with a short unrecorded run, run sipsbench (pinned to the other core) three times
 against each, alternating the servers run by run so that the machine's load drifts reach both,
-keep the medians, stop the servers. Memory
-scenarios start one fresh server per run instead. Both servers get the same certificates and CA, require client certificates, and keep a
+keep the medians, stop the servers. Memory scenarios start one fresh server per run instead.
+Both servers get the same certificates and CA, require client certificates, and keep a
 TLS session cache. Writes a Markdown table (metric | Kamailio | sipsd | ratio) with the machine
 facts and the exact commands, and prints it.
 
@@ -261,7 +261,7 @@ def scenarios(args):
         # Opt-in (name it in --scenarios): the same calls at a fixed offered rate, below both
         # servers' maximum. CPU per call then includes a wake-up for most messages, as on a
         # server that is not saturated.
-        dict(id="call_rate", group="sip", scen="call", opt_in=True, fixed_rate=True,
+        dict(id="call_rate", group="sip", scen="call", opt_in=True,
              extra=["-d", d, "-c", "50", "-u", "100", "-r", str(args.call_rate)],
              title="call at a fixed %d calls/s (INVITE/180/200/ACK/BYE/200, record-route)" % args.call_rate),
         dict(id="idle", group="tls", scen="idle",
@@ -440,10 +440,9 @@ def rows_for(sc):
         return [("idle registered connections held", "held", "", None),
                 ("server RSS per idle registered connection, KiB (lower is better)", "rss_kib", "", "low"),
                 ("server PSS per idle registered connection, KiB (lower is better)", "pss_kib", "", "low")]
-    unit = {"handshake": "handshakes", "resume13": "resumptions", "resume12": "resumptions",
-            "register": "registrations", "register_volatile": "registrations", "call": "calls",
-            "call_rate": "calls"}[sid]
-    bound = "offered rate" if sc.get("fixed_rate") else "client-bound, higher is better"
+    unit = {"handshake": "handshakes", "resume": "resumptions", "register": "registrations",
+            "call": "calls"}[sc["scen"]]
+    bound = "offered rate" if "-r" in sc["extra"] else "client-bound, higher is better"
     rows = [("%s: %s/s (%s)" % (sc["title"], unit, bound), "rate", "", "high"),
             ("%s: server CPU µs per op (lower is better)" % sid, "cpu_us", "", "low"),
             ("%s: %s/s per server core (= 1 s / CPU per op)" % (sid, unit), "per_core", "", "high"),
