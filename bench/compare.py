@@ -75,8 +75,9 @@ def make_pki(work, n_uas):
 class Server:
     name = "?"
 
-    def __init__(self, work, pki, cpus, port):
+    def __init__(self, work, pki, cpus, port, loader=None):
         self.work, self.pki, self.cpus, self.port = work, pki, cpus, port
+        self.loader = loader  # --openssl-root's DIR/loader: run on that OpenSSL (bench/openssl-root.sh)
         self.pid = None
         self.proc = None
         self.error = None
@@ -113,8 +114,8 @@ class Server:
 class Sipsd(Server):
     name = "sipsd"
 
-    def __init__(self, work, pki, cpus, port, binary, conf_extra=""):
-        super().__init__(work, pki, cpus, port)
+    def __init__(self, work, pki, cpus, port, binary, conf_extra="", loader=None):
+        super().__init__(work, pki, cpus, port, loader)
         self.binary = binary
         self.conf_extra = conf_extra
 
@@ -161,7 +162,8 @@ idle_timeout = 3600
         if r.returncode != 0:
             self.error = "sipsctl user import failed: %s" % r.stderr.strip()
             return False
-        self.cmd = ["taskset", "-c", self.cpus, self.binary, "-c", conf, "-f"]
+        self.cmd = (["taskset", "-c", self.cpus] + ([self.loader] if self.loader else [])
+                    + [self.binary, "-c", conf, "-f"])
         self.logf = open(os.path.join(self.work, "sipsd.log"), "ab")
         self.proc = subprocess.Popen(self.cmd, stdout=self.logf, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
@@ -182,7 +184,8 @@ class Kamailio(Server):
             return False
         self.cmd = [os.path.join(HERE, "kamailio", "start.sh"), self.work, self.pki, "127.0.0.1",
                     str(self.port), str(n_users), PASSWORD, self.cpus]
-        p = subprocess.run(self.cmd, capture_output=True, text=True, timeout=60)
+        env = dict(os.environ, KAM_LOADER=self.loader or "")
+        p = subprocess.run(self.cmd, capture_output=True, text=True, timeout=60, env=env)
         if p.returncode != 0:
             self.error = "kamailio did not start: " + p.stderr.strip()[-300:]
             return False
@@ -276,6 +279,15 @@ def scenarios(args):
     ]
 
 
+def libssl_from(pid, root):
+    """Whether process pid has mapped a libssl under root (the check that --openssl-root took)."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return any("/libssl.so" in line and line.split()[-1].startswith(root + "/") for line in f)
+    except OSError:
+        return False
+
+
 def start_server(args, spec, sc, rep):
     sname, cls, kw, port = spec
     work = os.path.join(args.work, "%s-%s-%d" % (sname, sc["id"], rep))
@@ -285,6 +297,9 @@ def start_server(args, spec, sc, rep):
     server = cls(work=work, port=port, **kw)
     if not server.start(max(args.idle_conns, 1000)):
         return None, server.error
+    if server.loader and not libssl_from(server.pid, os.path.dirname(server.loader)):
+        server.stop()
+        return None, "%s did not map libssl from %s" % (sname, os.path.dirname(server.loader))
     time.sleep(0.5)
     return server, None
 
@@ -469,7 +484,7 @@ def ratio(k, s, key, better):
     return "%.2f×" % (sv / kv)
 
 
-def machine_facts():
+def machine_facts(openssl_root=None):
     facts = []
     facts.append(("cores (nproc)", subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()))
     try:
@@ -482,6 +497,11 @@ def machine_facts():
         pass
     facts.append(("kernel", os.uname().release))
     facts.append(("OpenSSL", subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()))
+    if openssl_root:
+        v = subprocess.run([os.path.join(openssl_root, "loader"), os.path.join(openssl_root, "root/usr/bin/openssl"),
+                            "version"], capture_output=True, text=True).stdout.strip()
+        facts.append(("OpenSSL of both servers (--openssl-root %s, checked in /proc/PID/maps)" % openssl_root,
+                      v or "?"))
     kv = subprocess.run(["sh", "-c", "kamailio -v 2>/dev/null | head -1"], capture_output=True, text=True).stdout.strip()
     facts.append(("Kamailio", kv or "not installed"))
     gv = subprocess.run(["git", "-C", SOURCE_DIR, "describe", "--always", "--dirty"], capture_output=True,
@@ -508,7 +528,15 @@ def main():
     ap.add_argument("--call-rate", type=int, default=6000, help="calls/s of the opt-in call_rate scenario")
     ap.add_argument("--ua-certs", type=int, default=200)
     ap.add_argument("--work", default=None)
+    ap.add_argument("--openssl-root", default=None,
+                    help="run both servers on the OpenSSL that bench/openssl-root.sh put in this directory")
     args = ap.parse_args()
+    loader = None
+    if args.openssl_root:
+        args.openssl_root = os.path.abspath(args.openssl_root)
+        loader = os.path.join(args.openssl_root, "loader")
+        if not os.access(loader, os.X_OK):
+            sys.exit("bench: %s missing: run bench/openssl-root.sh %s first" % (loader, args.openssl_root))
 
     build = os.path.abspath(args.build)
     sipsbench = os.path.join(build, "tools", "sipsbench", "sipsbench")
@@ -538,9 +566,10 @@ def main():
     specs = []
     for sname in servers:
         if sname == "sipsd":
-            specs.append((sname, Sipsd, dict(pki=pki, cpus=server_cpus, binary=sipsd_bin), ports[sname]))
+            specs.append((sname, Sipsd, dict(pki=pki, cpus=server_cpus, binary=sipsd_bin, loader=loader),
+                          ports[sname]))
         else:
-            specs.append((sname, Kamailio, dict(pki=pki, cpus=server_cpus), ports[sname]))
+            specs.append((sname, Kamailio, dict(pki=pki, cpus=server_cpus, loader=loader), ports[sname]))
     try:
         for sc in scs:
             reps, errs = measure(args, runner, specs, sc)
@@ -558,7 +587,8 @@ def main():
     out = []
     out.append("# sipsd vs Kamailio — %s" % date)
     out.append("")
-    out.append("Produced by `make bench` (bench/run.sh → bench/compare.py), %d repetitions per "
+    how = "`make bench`" if not args.openssl_root else "`BENCH_OPENSSL_ROOT=%s make bench`" % args.openssl_root
+    out.append("Produced by " + how + " (bench/run.sh → bench/compare.py), %d repetitions per "
                "scenario, medians; %.0f s per throughput run; wall time %.0f s. Throughput runs "
                "follow a short unrecorded warm-up run per server and alternate the two servers (Kamailio, sipsd, then sipsd, Kamailio, ...); the CPU rows "
                "also give the ratio of each back-to-back pair." %
@@ -581,7 +611,7 @@ def main():
     out.append("")
     out.append("## Machine")
     out.append("")
-    for k, v in machine_facts():
+    for k, v in machine_facts(args.openssl_root):
         out.append("- %s: %s" % (k, v))
     out.append("- pinning: servers on CPU %s (taskset), sipsbench on CPU %s, one sipsbench thread"
                % (server_cpus, client_cpus))

@@ -6,7 +6,8 @@
 #   BENCH_REPS (3), BENCH_DURATION (10 s per throughput run), BENCH_IDLE_CONNS (15000),
 #   BENCH_SERVER_CPUS (last core), BENCH_CLIENT_CPUS (0), BENCH_ONLY (tls|sip),
 #   BENCH_SCENARIOS (comma list: handshake,resume13,resume12,register,register_volatile,call,idle,idle_registered;
-#   call_rate only when named: calls at BENCH_CALL_RATE per second, default 6000)
+#   call_rate only when named: calls at BENCH_CALL_RATE per second, default 6000),
+#   BENCH_OPENSSL_ROOT (both servers on the OpenSSL that bench/openssl-root.sh fetched there)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: bench/run.sh BUILD_DIR}
@@ -19,9 +20,14 @@ command -v kamailio >/dev/null 2>&1 || echo "bench: warning: kamailio not instal
 # sipsbench holds up to BENCH_IDLE_CONNS descriptors; both servers need as many.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 out="$here/results/$(date +%Y-%m-%d).md"
+if [ -n "${BENCH_OPENSSL_ROOT:-}" ]; then
+	v=$("$BENCH_OPENSSL_ROOT/loader" "$BENCH_OPENSSL_ROOT/root/usr/bin/openssl" version | awk '{ print $2 }')
+	out="$here/results/$(date +%Y-%m-%d)-openssl-$v.md"
+fi
 set -- --build "$build" --out "$out" --reps "${BENCH_REPS:-3}" --duration "${BENCH_DURATION:-10}" \
 	--idle-conns "${BENCH_IDLE_CONNS:-15000}"
 [ -n "${BENCH_ONLY:-}" ] && set -- "$@" --only "$BENCH_ONLY"
 [ -n "${BENCH_SCENARIOS:-}" ] && set -- "$@" --scenarios "$BENCH_SCENARIOS"
 [ -n "${BENCH_CALL_RATE:-}" ] && set -- "$@" --call-rate "$BENCH_CALL_RATE"
+[ -n "${BENCH_OPENSSL_ROOT:-}" ] && set -- "$@" --openssl-root "$BENCH_OPENSSL_ROOT"
 exec python3 "$here/compare.py" "$@"

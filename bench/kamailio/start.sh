@@ -4,7 +4,8 @@
 # WORKDIR gets tls.cfg, the SQLite database (Kamailio's own schema from the package, users
 # user0..user(NUSERS-1) @localhost with PASSWORD) and kamailio.log. CPUS pins it (taskset -c).
 # Environment: KAMAILIO (binary), KAM_SHM_MB (shared memory, default 3072), KAM_PKG_MB (8),
-# KAM_TCP_CHILDREN (1, see kamailio.cfg).
+# KAM_TCP_CHILDREN (1, see kamailio.cfg), KAM_LOADER (a program that runs Kamailio on another
+# OpenSSL: bench/openssl-root.sh's DIR/loader).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 work=$1 pki=$2 addr=$3 port=$4 nusers=$5 password=$6 cpus=${7:-}
@@ -37,7 +38,7 @@ pin=""
 [ -n "$cpus" ] && pin="taskset -c $cpus"
 # -DD: the creator stays in the foreground of this background job (its children are the
 # workers), so the PID we print is the root of the process tree sipsbench samples.
-$pin "$kamailio" -f "$here/kamailio.cfg" -DD -E -x "${KAM_MEM_MANAGER:-tlsf}" -m "${KAM_SHM_MB:-3072}" -M "${KAM_PKG_MB:-8}" \
+$pin ${KAM_LOADER:-} "$kamailio" -f "$here/kamailio.cfg" -DD -E -x "${KAM_MEM_MANAGER:-tlsf}" -m "${KAM_SHM_MB:-3072}" -M "${KAM_PKG_MB:-8}" \
 	-A "LISTEN_ADDR=tls:$addr:$port" -A "TLS_CFG=\"$work/tls.cfg\"" \
 	-A "DB_URL=\"sqlite://$work/kamailio.db\"" -A "MPATH=\"$mpath\"" \
 	-A "TCP_CHILDREN=${KAM_TCP_CHILDREN:-1}" >"$work/kamailio.log" 2>&1 &
