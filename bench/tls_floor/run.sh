@@ -3,7 +3,8 @@
 #   bench/tls_floor/run.sh BUILD_DIR [N]
 # Makes a lab PKI (P-256) with 20 UA certificates in a temporary directory, then runs the
 # server in OpenSSL's default library context and in sipsd's lean one, three times each,
-# alternating, on the last core.
+# alternating, on the last core. BENCH_OPENSSL_ROOT=DIR runs it on the OpenSSL that
+# bench/openssl-root.sh put in DIR.
 set -eu
 build=${1:?usage: run.sh BUILD_DIR [N]}
 n=${2:-2000}
@@ -16,9 +17,15 @@ trap 'rm -rf "$work"' EXIT INT TERM
 python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import compare; compare.make_pki(sys.argv[2], 20)' \
 	"$here/.." "$work"
 cpu=$(($(nproc) - 1))
-openssl speed -seconds 1 ecdsap256 ecdhx25519 2>/dev/null | tail -4
+loader= openssl=openssl
+if [ -n "${BENCH_OPENSSL_ROOT:-}" ]; then
+	loader=$BENCH_OPENSSL_ROOT/loader openssl=$BENCH_OPENSSL_ROOT/root/usr/bin/openssl
+	[ -x "$loader" ] || { echo "$loader missing: run bench/openssl-root.sh first" >&2; exit 1; }
+fi
+$loader "$openssl" version
+$loader "$openssl" speed -seconds 1 ecdsap256 ecdhx25519 2>/dev/null | tail -4
 for i in 1 2 3; do
 	for mode in default lean; do
-		taskset -c "$cpu" "$bin" "$work/pki" "$n" "$mode"
+		taskset -c "$cpu" $loader "$bin" "$work/pki" "$n" "$mode"
 	done
 done
