@@ -1,10 +1,11 @@
 #!/bin/sh
-# The OpenSSL floor of a full mutual-TLS 1.3 handshake on this machine (builds nothing).
+# The TLS library's floor of a full mutual-TLS 1.3 handshake on this machine (builds nothing).
 #   bench/tls_floor/run.sh BUILD_DIR [N]
 # Makes a lab PKI (P-256) with 20 UA certificates in a temporary directory, then runs the
 # server in OpenSSL's default library context and in sipsd's lean one, three times each,
-# alternating, on the last core. BENCH_OPENSSL_ROOT=DIR runs it on the OpenSSL that
-# bench/openssl-root.sh put in DIR.
+# alternating, on the last core, and the same handshake with GnuTLS when that was built.
+# BENCH_OPENSSL_ROOT=DIR runs the OpenSSL part on the OpenSSL that bench/openssl-root.sh put
+# in DIR.
 set -eu
 build=${1:?usage: run.sh BUILD_DIR [N]}
 n=${2:-2000}
@@ -24,8 +25,12 @@ if [ -n "${BENCH_OPENSSL_ROOT:-}" ]; then
 fi
 $loader "$openssl" version
 $loader "$openssl" speed -seconds 1 ecdsap256 ecdhx25519 2>/dev/null | tail -4
+# GnuTLS (Debian's other TLS library) for comparison, when bench_tls_floor_gnutls was built
+gnutls=$build/bench/tls_floor/bench_tls_floor_gnutls
+[ -x "$gnutls" ] || echo "(bench_tls_floor_gnutls not built: no GnuTLS comparison; make deps-bench installs it)"
 for i in 1 2 3; do
 	for mode in default lean; do
 		taskset -c "$cpu" $loader "$bin" "$work/pki" "$n" "$mode"
 	done
+	[ ! -x "$gnutls" ] || taskset -c "$cpu" "$gnutls" "$work/pki" "$n"
 done
