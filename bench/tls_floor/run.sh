@@ -3,7 +3,7 @@
 #   bench/tls_floor/run.sh BUILD_DIR [N]
 # Makes a lab PKI (P-256) with 20 UA certificates in a temporary directory, then runs the
 # server in OpenSSL's default library context and in sipsd's lean one, three times each,
-# alternating, on the last core, and the same handshake with GnuTLS when that was built.
+# alternating, on the last core, and the same handshake with GnuTLS and wolfSSL when built.
 # BENCH_OPENSSL_ROOT=DIR runs the OpenSSL part on the OpenSSL that bench/openssl-root.sh put
 # in DIR.
 set -eu
@@ -25,12 +25,20 @@ if [ -n "${BENCH_OPENSSL_ROOT:-}" ]; then
 fi
 $loader "$openssl" version
 $loader "$openssl" speed -seconds 1 ecdsap256 ecdhx25519 2>/dev/null | tail -4
-# GnuTLS (Debian's other TLS library) for comparison, when bench_tls_floor_gnutls was built
-gnutls=$build/bench/tls_floor/bench_tls_floor_gnutls
-[ -x "$gnutls" ] || echo "(bench_tls_floor_gnutls not built: no GnuTLS comparison; make deps-bench installs it)"
+# Debian's other TLS libraries for comparison, those whose bench_tls_floor_LIB was built
+others=
+for lib in gnutls wolfssl; do
+	if [ -x "$build/bench/tls_floor/bench_tls_floor_$lib" ]; then
+		others="$others $build/bench/tls_floor/bench_tls_floor_$lib"
+	else
+		echo "(bench_tls_floor_$lib not built: no $lib comparison; make deps-bench installs it)"
+	fi
+done
 for i in 1 2 3; do
 	for mode in default lean; do
 		taskset -c "$cpu" $loader "$bin" "$work/pki" "$n" "$mode"
 	done
-	[ ! -x "$gnutls" ] || taskset -c "$cpu" "$gnutls" "$work/pki" "$n"
+	for other in $others; do
+		taskset -c "$cpu" "$other" "$work/pki" "$n"
+	done
 done
