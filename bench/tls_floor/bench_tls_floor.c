@@ -10,25 +10,13 @@
  * makes one with tools/labpki). "lean" puts the server in sipsd's own library context
  * (src/tls/libctx.c); "default" in OpenSSL's.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "tls/internal.h"
 
-#define MAX_UAS 100
-
-static double thread_cpu(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
+#include "floor.h"
 
 static void die(const char *what)
 {
@@ -66,13 +54,7 @@ static int load_clients(const char *pki, SSL_CTX **c)
 {
 	char p[1024], k[1024];
 	int n = 0;
-	for (; n < MAX_UAS; n++) {
-		snprintf(p, sizeof(p), "%s/uas/user%d.pem", pki, n);
-		snprintf(k, sizeof(k), "%s/uas/user%d.key", pki, n);
-		FILE *f = fopen(p, "r");
-		if (!f)
-			break;
-		fclose(f);
+	for (; n < FLOOR_MAX_UAS && floor_ua_files(pki, n, p, k); n++) {
 		c[n] = SSL_CTX_new(TLS_client_method());
 		if (!c[n] || SSL_CTX_use_certificate_file(c[n], p, SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_use_PrivateKey_file(c[n], k, SSL_FILETYPE_PEM) != 1)
@@ -85,23 +67,16 @@ static int load_clients(const char *pki, SSL_CTX **c)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: bench_tls_floor PKI_DIR [N] [default|lean]\n");
-		return 2;
-	}
-	const char *pki = argv[1];
-	long n = argc > 2 ? strtol(argv[2], NULL, 10) : 2000;
-	bool lean = argc > 3 && strcmp(argv[3], "lean") == 0;
-	if (n <= 0 || n > 1000000)
-		n = 2000;
-	SSL_CTX *s = server_ctx(pki, lean ? tls_libctx() : NULL);
-	SSL_CTX *c[MAX_UAS];
-	int nc = load_clients(pki, c);
+	struct floor_args a = floor_args(argc, argv, "bench_tls_floor PKI_DIR [N] [default|lean]");
+	bool lean = strcmp(a.mode, "lean") == 0;
+	SSL_CTX *s = server_ctx(a.pki, lean ? tls_libctx() : NULL);
+	SSL_CTX *c[FLOOR_MAX_UAS];
+	int nc = load_clients(a.pki, c);
 	if (nc == 0)
 		die("no uas/user0.pem");
 	double server_cpu = 0;
 	long ok = 0;
-	for (long i = 0; i < n; i++) {
+	for (long i = 0; i < a.n; i++) {
 		SSL *cs = SSL_new(c[i % nc]), *ss = SSL_new(s);
 		BIO *b1 = NULL, *b2 = NULL;
 		if (!cs || !ss || !BIO_new_bio_pair(&b1, 0, &b2, 0))
@@ -117,20 +92,18 @@ int main(int argc, char **argv)
 				cd = r == 1;
 				failed = r <= 0 && SSL_get_error(cs, r) != SSL_ERROR_WANT_READ;
 			}
-			double t0 = thread_cpu();
+			double t0 = floor_thread_cpu();
 			if (!sd) {
 				int r = SSL_do_handshake(ss);
 				sd = r == 1;
 				failed |= r <= 0 && SSL_get_error(ss, r) != SSL_ERROR_WANT_READ;
 			}
-			server_cpu += thread_cpu() - t0;
+			server_cpu += floor_thread_cpu() - t0;
 		}
 		ok += cd && sd && SSL_get_verify_result(ss) == X509_V_OK && SSL_get0_peer_certificate(ss);
 		SSL_free(cs);
 		SSL_free(ss);
 	}
-	printf("%s library context: %ld/%ld mutual TLS 1.3 handshakes verified, server %.1f us CPU "
-	       "per handshake = %.0f handshakes/s per core\n", lean ? "sipsd's lean" : "OpenSSL's default",
-	       ok, n, server_cpu / n * 1e6, n / server_cpu);
-	return ok == n ? 0 : 1;
+	return floor_report(lean ? "sipsd's lean library context" : "OpenSSL's default library context", ok, a.n,
+			    server_cpu);
 }

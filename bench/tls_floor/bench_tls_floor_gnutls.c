@@ -10,35 +10,13 @@
  * It answers one question: would another TLS library of Debian's serve the handshake target
  * better than OpenSSL (bench/README.md, "On a newer OpenSSL")?
  */
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <errno.h>
 
 #include <gnutls/gnutls.h>
 
-#define MAX_UAS 100
-#define QUEUE_BYTES 65536
+#include "floor.h"
+
 #define PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-X25519"
-
-/* one direction of the in-memory connection */
-struct queue {
-	unsigned char data[QUEUE_BYTES];
-	size_t len;
-};
-
-struct end {
-	struct queue *in, *out;
-};
-
-static double thread_cpu(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static void die(const char *what, int err)
 {
@@ -48,32 +26,24 @@ static void die(const char *what, int err)
 
 static ssize_t push(gnutls_transport_ptr_t p, const void *buf, size_t n)
 {
-	struct queue *q = ((struct end *)p)->out;
-	if (n > sizeof(q->data) - q->len) {
+	if (!floor_queue_put(((struct floor_end *)p)->out, buf, n)) {
 		errno = EAGAIN;
 		return -1;
 	}
-	memcpy(q->data + q->len, buf, n);
-	q->len += n;
 	return (ssize_t)n;
 }
 
 static ssize_t pull(gnutls_transport_ptr_t p, void *buf, size_t n)
 {
-	struct queue *q = ((struct end *)p)->in;
-	if (q->len == 0) {
+	size_t got = floor_queue_take(((struct floor_end *)p)->in, buf, n);
+	if (!got) {
 		errno = EAGAIN;
 		return -1;
 	}
-	if (n > q->len)
-		n = q->len;
-	memcpy(buf, q->data, n);
-	memmove(q->data, q->data + n, q->len - n);
-	q->len -= n;
-	return (ssize_t)n;
+	return (ssize_t)got;
 }
 
-static gnutls_session_t session(unsigned flags, gnutls_certificate_credentials_t cred, struct end *e)
+static gnutls_session_t session(unsigned flags, gnutls_certificate_credentials_t cred, struct floor_end *e)
 {
 	gnutls_session_t s;
 	int r = gnutls_init(&s, flags);
@@ -91,49 +61,34 @@ static gnutls_session_t session(unsigned flags, gnutls_certificate_credentials_t
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: bench_tls_floor_gnutls PKI_DIR [N]\n");
-		return 2;
-	}
-	const char *pki = argv[1];
-	long n = argc > 2 ? strtol(argv[2], NULL, 10) : 2000;
-	if (n <= 0 || n > 1000000)
-		n = 2000;
+	struct floor_args a = floor_args(argc, argv, "bench_tls_floor_gnutls PKI_DIR [N]");
 	char p[1024], k[1024];
-	gnutls_certificate_credentials_t sc, cc[MAX_UAS];
+	gnutls_certificate_credentials_t sc, cc[FLOOR_MAX_UAS];
 	int r = gnutls_certificate_allocate_credentials(&sc);
-	snprintf(p, sizeof(p), "%s/server.pem", pki);
-	snprintf(k, sizeof(k), "%s/server.key", pki);
+	snprintf(p, sizeof(p), "%s/server.pem", a.pki);
+	snprintf(k, sizeof(k), "%s/server.key", a.pki);
 	if (r == 0)
 		r = gnutls_certificate_set_x509_key_file(sc, p, k, GNUTLS_X509_FMT_PEM);
-	snprintf(p, sizeof(p), "%s/ca.pem", pki);
+	snprintf(p, sizeof(p), "%s/ca.pem", a.pki);
 	if (r == 0 && gnutls_certificate_set_x509_trust_file(sc, p, GNUTLS_X509_FMT_PEM) <= 0)
 		r = GNUTLS_E_FILE_ERROR;
 	if (r)
 		die("cannot load the server certificate, key or ca.pem", r);
 	int nc = 0;
-	for (; nc < MAX_UAS; nc++) {
-		snprintf(p, sizeof(p), "%s/uas/user%d.pem", pki, nc);
-		snprintf(k, sizeof(k), "%s/uas/user%d.key", pki, nc);
-		FILE *f = fopen(p, "r");
-		if (!f)
-			break;
-		fclose(f);
+	for (; nc < FLOOR_MAX_UAS && floor_ua_files(a.pki, nc, p, k); nc++)
 		if ((r = gnutls_certificate_allocate_credentials(&cc[nc])) ||
 		    (r = gnutls_certificate_set_x509_key_file(cc[nc], p, k, GNUTLS_X509_FMT_PEM)))
 			die("cannot load a UA certificate", r);
-	}
 	if (nc == 0)
 		die("no uas/user0.pem", 0);
 
-	static struct queue up, down;
-	struct end client = { &down, &up }, server = { &up, &down };
+	static struct floor_pipe io;
 	double server_cpu = 0;
 	long ok = 0;
-	for (long i = 0; i < n; i++) {
-		up.len = down.len = 0;
-		gnutls_session_t cs = session(GNUTLS_CLIENT, cc[i % nc], &client);
-		gnutls_session_t ss = session(GNUTLS_SERVER | GNUTLS_NO_TICKETS, sc, &server);
+	for (long i = 0; i < a.n; i++) {
+		floor_pipe_reset(&io);
+		gnutls_session_t cs = session(GNUTLS_CLIENT, cc[i % nc], &io.client);
+		gnutls_session_t ss = session(GNUTLS_SERVER | GNUTLS_NO_TICKETS, sc, &io.server);
 		gnutls_certificate_server_set_request(ss, GNUTLS_CERT_REQUIRE);
 		/* the server checks the client's chain against ca.pem during the handshake */
 		gnutls_session_set_verify_cert(ss, NULL, 0);
@@ -144,13 +99,13 @@ int main(int argc, char **argv)
 				cd = r == 0;
 				failed = r < 0 && r != GNUTLS_E_AGAIN;
 			}
-			double t0 = thread_cpu();
+			double t0 = floor_thread_cpu();
 			if (!sd) {
 				r = gnutls_handshake(ss);
 				sd = r == 0;
 				failed |= r < 0 && r != GNUTLS_E_AGAIN;
 			}
-			server_cpu += thread_cpu() - t0;
+			server_cpu += floor_thread_cpu() - t0;
 		}
 		unsigned status = 1, n_peer = 0;
 		ok += cd && sd && gnutls_certificate_verify_peers3(ss, NULL, &status) == 0 && status == 0 &&
@@ -158,7 +113,6 @@ int main(int argc, char **argv)
 		gnutls_deinit(cs);
 		gnutls_deinit(ss);
 	}
-	printf("GnuTLS %s: %ld/%ld mutual TLS 1.3 handshakes verified, server %.1f us CPU per handshake = %.0f "
-	       "handshakes/s per core\n", gnutls_check_version(NULL), ok, n, server_cpu / n * 1e6, n / server_cpu);
-	return ok == n ? 0 : 1;
+	snprintf(p, sizeof(p), "GnuTLS %s", gnutls_check_version(NULL));
+	return floor_report(p, ok, a.n, server_cpu);
 }

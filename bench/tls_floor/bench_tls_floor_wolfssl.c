@@ -7,34 +7,10 @@
  *
  *   bench_tls_floor_wolfssl PKI_DIR [N]
  */
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
-#define MAX_UAS 100
-#define QUEUE_BYTES 65536
-
-/* one direction of the in-memory connection */
-struct queue {
-	unsigned char data[QUEUE_BYTES];
-	size_t len;
-};
-
-struct end {
-	struct queue *in, *out;
-};
-
-static double thread_cpu(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
+#include "floor.h"
 
 static void die(const char *what)
 {
@@ -45,25 +21,15 @@ static void die(const char *what)
 static int io_send(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
 	(void)ssl;
-	struct queue *q = ((struct end *)ctx)->out;
-	if (sz < 0 || (size_t)sz > sizeof(q->data) - q->len)
-		return WOLFSSL_CBIO_ERR_WANT_WRITE;
-	memcpy(q->data + q->len, buf, (size_t)sz);
-	q->len += (size_t)sz;
-	return sz;
+	bool put = sz >= 0 && floor_queue_put(((struct floor_end *)ctx)->out, buf, (size_t)sz);
+	return put ? sz : WOLFSSL_CBIO_ERR_WANT_WRITE;
 }
 
 static int io_recv(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 {
 	(void)ssl;
-	struct queue *q = ((struct end *)ctx)->in;
-	if (q->len == 0)
-		return WOLFSSL_CBIO_ERR_WANT_READ;
-	size_t n = sz > 0 && (size_t)sz < q->len ? (size_t)sz : q->len;
-	memcpy(buf, q->data, n);
-	memmove(q->data, q->data + n, q->len - n);
-	q->len -= n;
-	return (int)n;
+	size_t got = sz > 0 ? floor_queue_take(((struct floor_end *)ctx)->in, buf, (size_t)sz) : 0;
+	return got ? (int)got : WOLFSSL_CBIO_ERR_WANT_READ;
 }
 
 static WOLFSSL_CTX *ctx_new(WOLFSSL_METHOD *m, const char *cert, const char *key)
@@ -86,62 +52,48 @@ static bool step(WOLFSSL *ssl, int r, bool *done)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: bench_tls_floor_wolfssl PKI_DIR [N]\n");
-		return 2;
-	}
-	const char *pki = argv[1];
-	long n = argc > 2 ? strtol(argv[2], NULL, 10) : 2000;
-	if (n <= 0 || n > 1000000)
-		n = 2000;
+	struct floor_args a = floor_args(argc, argv, "bench_tls_floor_wolfssl PKI_DIR [N]");
 	if (wolfSSL_Init() != WOLFSSL_SUCCESS)
 		die("wolfSSL_Init failed");
 	char p[1024], k[1024];
-	snprintf(p, sizeof(p), "%s/server.pem", pki);
-	snprintf(k, sizeof(k), "%s/server.key", pki);
+	snprintf(p, sizeof(p), "%s/server.pem", a.pki);
+	snprintf(k, sizeof(k), "%s/server.key", a.pki);
 	WOLFSSL_CTX *sc = ctx_new(wolfTLSv1_3_server_method(), p, k);
-	snprintf(p, sizeof(p), "%s/ca.pem", pki);
+	snprintf(p, sizeof(p), "%s/ca.pem", a.pki);
 	if (wolfSSL_CTX_load_verify_locations(sc, p, NULL) != WOLFSSL_SUCCESS)
 		die("cannot load ca.pem");
 	wolfSSL_CTX_set_verify(sc, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	WOLFSSL_CTX *cc[MAX_UAS];
+	WOLFSSL_CTX *cc[FLOOR_MAX_UAS];
 	int nc = 0;
-	for (; nc < MAX_UAS; nc++) {
-		snprintf(p, sizeof(p), "%s/uas/user%d.pem", pki, nc);
-		snprintf(k, sizeof(k), "%s/uas/user%d.key", pki, nc);
-		FILE *f = fopen(p, "r");
-		if (!f)
-			break;
-		fclose(f);
+	for (; nc < FLOOR_MAX_UAS && floor_ua_files(a.pki, nc, p, k); nc++) {
 		cc[nc] = ctx_new(wolfTLSv1_3_client_method(), p, k);
 		wolfSSL_CTX_set_verify(cc[nc], WOLFSSL_VERIFY_NONE, NULL);
 	}
 	if (nc == 0)
 		die("no uas/user0.pem");
 
-	static struct queue up, down;
-	struct end client = { &down, &up }, server = { &up, &down };
+	static struct floor_pipe io;
 	double server_cpu = 0;
 	long ok = 0;
-	for (long i = 0; i < n; i++) {
-		up.len = down.len = 0;
+	for (long i = 0; i < a.n; i++) {
+		floor_pipe_reset(&io);
 		WOLFSSL *cs = wolfSSL_new(cc[i % nc]), *ss = wolfSSL_new(sc);
 		int x25519[] = { WOLFSSL_ECC_X25519 };
 		if (!cs || !ss || wolfSSL_set_groups(cs, x25519, 1) != WOLFSSL_SUCCESS ||
 		    wolfSSL_UseKeyShare(cs, WOLFSSL_ECC_X25519) != WOLFSSL_SUCCESS || wolfSSL_no_ticket_TLSv13(ss) != 0)
 			die("session setup");
-		wolfSSL_SetIOReadCtx(cs, &client);
-		wolfSSL_SetIOWriteCtx(cs, &client);
-		wolfSSL_SetIOReadCtx(ss, &server);
-		wolfSSL_SetIOWriteCtx(ss, &server);
+		wolfSSL_SetIOReadCtx(cs, &io.client);
+		wolfSSL_SetIOWriteCtx(cs, &io.client);
+		wolfSSL_SetIOReadCtx(ss, &io.server);
+		wolfSSL_SetIOWriteCtx(ss, &io.server);
 		bool cd = false, sd = false, failed = false;
 		for (int round = 0; round < 10 && !(cd && sd) && !failed; round++) {
 			if (!cd)
 				failed = !step(cs, wolfSSL_connect(cs), &cd);
-			double t0 = thread_cpu();
+			double t0 = floor_thread_cpu();
 			if (!sd)
 				failed |= !step(ss, wolfSSL_accept(ss), &sd);
-			server_cpu += thread_cpu() - t0;
+			server_cpu += floor_thread_cpu() - t0;
 		}
 		WOLFSSL_X509 *peer = sd ? wolfSSL_get_peer_certificate(ss) : NULL;
 		ok += cd && sd && peer && wolfSSL_get_verify_result(ss) == 0;
@@ -149,7 +101,6 @@ int main(int argc, char **argv)
 		wolfSSL_free(cs);
 		wolfSSL_free(ss);
 	}
-	printf("wolfSSL %s: %ld/%ld mutual TLS 1.3 handshakes verified, server %.1f us CPU per handshake = %.0f "
-	       "handshakes/s per core\n", wolfSSL_lib_version(), ok, n, server_cpu / n * 1e6, n / server_cpu);
-	return ok == n ? 0 : 1;
+	snprintf(p, sizeof(p), "wolfSSL %s", wolfSSL_lib_version());
+	return floor_report(p, ok, a.n, server_cpu);
 }
