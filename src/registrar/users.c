@@ -49,16 +49,16 @@ static void utab_free(struct utab *t)
 	t->cap = t->n = 0;
 }
 
+/* On ENOMEM t is still an empty table that utab_free accepts. */
 static int utab_init(struct utab *t, size_t hint)
 {
 	size_t cap = 256;
 	while (cap < hint * 2)
 		cap *= 2;
-	t->b = calloc(cap, sizeof(*t->b));
+	*t = (struct utab){ .b = calloc(cap, sizeof(*t->b)) };
 	if (!t->b)
 		return ENOMEM;
 	t->cap = cap;
-	t->n = 0;
 	return 0;
 }
 
