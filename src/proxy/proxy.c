@@ -212,7 +212,8 @@ static bool take_hex(struct slice *s, bool dot, uint64_t *out)
 	size_t i = 0;
 	for (; i < s->len && i <= 16; i++) {
 		unsigned char c = (unsigned char)s->p[i];
-		unsigned d = c - '0' <= 9u ? c - '0' : (c | 0x20) - 'a' <= 5u ? (c | 0x20) - 'a' + 10 : 16;
+		unsigned dec = (unsigned)c - '0', hex = ((unsigned)c | 0x20) - 'a'; /* wrap below '0' / 'a' */
+		unsigned d = dec <= 9 ? dec : hex <= 5 ? hex + 10 : 16;
 		if (d > 15)
 			break;
 		v = v << 4 | d;
