@@ -336,6 +336,17 @@ def test_trust_add_lets_client_in_and_remove_shuts_it_out(daemon, pki, tmp_path)
     assert os.listdir(cadir) == []
 
 
+@pytest.mark.parametrize("args", [["status", "bogus"], ["connections", "--wide", "x"], ["regs", "-x"],
+                                  ["certs", "foo"], ["reload", "now"], ["peers", "a"]])
+def test_commands_without_arguments_refuse_extra_ones(tmp_path, args):
+    # refused before any connection: a mistyped option must not run the command anyway
+    p = subprocess.run([sipsctl_binary(), "-s", str(tmp_path / "none.sock")] + args, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 2, (args, p.stderr)
+    assert "sipsctl %s: unexpected argument '%s'" % (args[0], args[-1]) in p.stderr
+    assert "usage: sipsctl " + args[0] in p.stderr
+
+
 def test_trust_needs_ca_dir(daemon, pki):
     s = daemon()
     st, v = api(s.sock, "POST", "/trust/default", open(pki["evil"].cert).read())

@@ -70,9 +70,12 @@ static void cert_row(struct sipsctl_table *t, const struct json_val *x, bool con
 
 /* ---- certs ---- */
 
+static void certs_usage(FILE *f);
+
 static int certs_run(struct sipsctl *ctl, int argc, char **argv)
 {
-	argc = sipsctl_take_json(ctl, argc, argv);
+	if (sipsctl_extra_args(sipsctl_take_json(ctl, argc, argv), argv, 1, certs_usage))
+		return SIPSCTL_USAGE;
 	struct json_val *v;
 	int rc = sipsctl_api(ctl, "GET", "/certificates", NULL, 0, &v);
 	if (rc || ctl->json) {

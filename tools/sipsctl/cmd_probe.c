@@ -489,7 +489,7 @@ static int probe_run(struct sipsctl *ctl, int argc, char **argv)
 	}
 	/* OPTIONS */
 	if (hs_ok) {
-		struct sockaddr_storage ls;
+		struct sockaddr_storage ls = { 0 };
 		socklen_t ll = sizeof(ls);
 		char local[96] = "0.0.0.0:0", h[INET6_ADDRSTRLEN];
 		if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0) {

@@ -24,9 +24,12 @@ static void num(char *buf, size_t sz, const struct json_val *v, const char *k)
 
 /* ---- status ---- */
 
+static void status_usage(FILE *f);
+
 static int status_run(struct sipsctl *ctl, int argc, char **argv)
 {
-	argc = sipsctl_take_json(ctl, argc, argv);
+	if (sipsctl_extra_args(sipsctl_take_json(ctl, argc, argv), argv, 1, status_usage))
+		return SIPSCTL_USAGE;
 	struct json_val *v;
 	int rc = sipsctl_api(ctl, "GET", "/status", NULL, 0, &v);
 	if (rc || ctl->json) {
@@ -102,9 +105,12 @@ const struct sipsctl_group sipsctl_group_status = {
 
 /* ---- reload ---- */
 
+static void reload_usage(FILE *f);
+
 static int reload_run(struct sipsctl *ctl, int argc, char **argv)
 {
-	argc = sipsctl_take_json(ctl, argc, argv);
+	if (sipsctl_extra_args(sipsctl_take_json(ctl, argc, argv), argv, 1, reload_usage))
+		return SIPSCTL_USAGE;
 	struct json_val *v;
 	int rc = sipsctl_api(ctl, "POST", "/reload", NULL, 0, &v);
 	if (!rc && !ctl->json)
@@ -127,10 +133,14 @@ const struct sipsctl_group sipsctl_group_reload = {
 
 /* ---- connections ---- */
 
+static void connections_usage(FILE *f);
+
 static int connections_run(struct sipsctl *ctl, int argc, char **argv)
 {
 	argc = sipsctl_take_json(ctl, argc, argv);
 	bool wide = argc > 1 && strcmp(argv[1], "--wide") == 0;
+	if (sipsctl_extra_args(argc, argv, wide ? 2 : 1, connections_usage))
+		return SIPSCTL_USAGE;
 	struct json_val *v;
 	int rc = sipsctl_api(ctl, "GET", "/connections", NULL, 0, &v);
 	if (rc || ctl->json) {
@@ -224,9 +234,12 @@ const struct sipsctl_group sipsctl_group_conn = {
 
 /* ---- peers ---- */
 
+static void peers_usage(FILE *f);
+
 static int peers_run(struct sipsctl *ctl, int argc, char **argv)
 {
-	argc = sipsctl_take_json(ctl, argc, argv);
+	if (sipsctl_extra_args(sipsctl_take_json(ctl, argc, argv), argv, 1, peers_usage))
+		return SIPSCTL_USAGE;
 	struct json_val *v;
 	int rc = sipsctl_api(ctl, "GET", "/peers", NULL, 0, &v);
 	if (rc || ctl->json) {
@@ -274,9 +287,12 @@ const struct sipsctl_group sipsctl_group_peers = {
 
 /* ---- regs ---- */
 
+static void regs_usage(FILE *f);
+
 static int regs_run(struct sipsctl *ctl, int argc, char **argv)
 {
-	argc = sipsctl_take_json(ctl, argc, argv);
+	if (sipsctl_extra_args(sipsctl_take_json(ctl, argc, argv), argv, 1, regs_usage))
+		return SIPSCTL_USAGE;
 	struct json_val *v;
 	int rc = sipsctl_api(ctl, "GET", "/registrations", NULL, 0, &v);
 	if (rc || ctl->json) {

@@ -313,6 +313,15 @@ int sipsctl_take_json(struct sipsctl *ctl, int argc, char **argv)
 	return o;
 }
 
+bool sipsctl_extra_args(int argc, char **argv, int first, void (*usage)(FILE *f))
+{
+	if (argc <= first)
+		return false;
+	fprintf(stderr, "sipsctl %s: unexpected argument '%s'\n", argv[0], argv[first]);
+	usage(stderr);
+	return true;
+}
+
 int sipsctl_api(struct sipsctl *ctl, const char *method, const char *path, const char *body, size_t blen,
 		struct json_val **vp)
 {

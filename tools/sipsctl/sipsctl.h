@@ -38,6 +38,9 @@ int sipsctl_api(struct sipsctl *ctl, const char *method, const char *path, const
 		struct json_val **vp);
 /* Removes "--json" from argv (sets ctl->json); returns the new argc. */
 int sipsctl_take_json(struct sipsctl *ctl, int argc, char **argv);
+/* True, after saying so with the usage on stderr, when argv has arguments from index first on:
+ * commands that take none refuse them rather than ignore a mistyped option. */
+bool sipsctl_extra_args(int argc, char **argv, int first, void (*usage)(FILE *f));
 
 /* Aligned text tables. */
 struct sipsctl_table;
