@@ -775,7 +775,7 @@ static int update_async(struct store_client *c, struct slice aor, bool del_all, 
 			size_t ndel, const struct store_binding *const *put, size_t nput, store_bindings_h *bh,
 			store_done_h *dh, void *arg)
 {
-	if (!c || !(bh || dh) || aor.len == 0 || (ndel && !del) || (nput && !put))
+	if (!c || !(bh || dh) || aor.len == 0 || (ndel && !del) || (nput && !put) || ndel > SIZE_MAX - nput)
 		return EINVAL;
 	struct store_req *r = req_new(c, R_B_UPDATE, arg);
 	if (!r)

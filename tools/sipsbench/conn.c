@@ -198,7 +198,7 @@ bool conn_send(struct conn *c, const char *p, size_t len)
 
 static void fill_local(struct conn *c)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof(ss);
 	if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) != 0)
 		return;

@@ -303,13 +303,16 @@ static bool load_ctxs(const struct opts *o)
 			if (access(kp, R_OK) != 0)
 				continue;
 			char **nn = realloc(names, (n + 1) * sizeof(*nn));
-			if (!nn)
+			if (!nn || !(nn[n] = strndup(de->d_name, l - 4))) {
+				names = nn ? nn : names;
 				break;
+			}
 			names = nn;
-			names[n++] = strndup(de->d_name, l - 4);
+			n++;
 		}
 		closedir(d);
-		qsort(names, n, sizeof(*names), natural_cmp);
+		if (n)
+			qsort(names, n, sizeof(*names), natural_cmp);
 		g_ctxs = calloc(n ? n : 1, sizeof(*g_ctxs));
 		for (size_t i = 0; g_ctxs && i < n; i++) {
 			char cp[4096], kp[4096];
