@@ -297,9 +297,9 @@ def start_server(args, spec, sc, rep):
     server = cls(work=work, port=port, **kw)
     if not server.start(max(args.idle_conns, 1000)):
         return None, server.error
-    if server.loader and not libssl_from(server.pid, os.path.dirname(server.loader)):
+    if args.openssl_root and not libssl_from(server.pid, args.openssl_root):
         server.stop()
-        return None, "%s did not map libssl from %s" % (sname, os.path.dirname(server.loader))
+        return None, "%s did not map libssl from %s" % (sname, args.openssl_root)
     time.sleep(0.5)
     return server, None
 

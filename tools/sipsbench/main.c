@@ -303,11 +303,11 @@ static bool load_ctxs(const struct opts *o)
 			if (access(kp, R_OK) != 0)
 				continue;
 			char **nn = realloc(names, (n + 1) * sizeof(*nn));
-			if (!nn || !(nn[n] = strndup(de->d_name, l - 4))) {
-				names = nn ? nn : names;
+			if (!nn)
 				break;
-			}
 			names = nn;
+			if (!(names[n] = strndup(de->d_name, l - 4)))
+				break;
 			n++;
 		}
 		closedir(d);
