@@ -12,6 +12,8 @@
 
 struct fwd;
 
+#define PROXY_MAC_MEMO_SETS 512 /* x 2 ways of recent flow-token MACs per worker, 40 KiB */
+
 struct proxy_worker {
 	struct proxy *p;
 	unsigned index;
@@ -24,7 +26,7 @@ struct proxy_worker {
 	struct evp_mac_ctx_st *mac;  /* HMAC keyed with the proxy's secret (flow tokens) */
 	/* flow-token MACs this worker computed, by flow pair: a dialog's INVITE, ACK and BYE (and
 	 * the next calls between the same UAs) need the same one */
-	struct flow_mac_memo { uint64_t a, b; char mac[17]; bool set; } mac_memo[64];
+	struct flow_mac_memo { uint64_t a, b; char mac[17]; bool set; } mac_memo[PROXY_MAC_MEMO_SETS][2];
 	struct local_hostport { char host[80]; uint16_t port; bool known; } local[3]; /* by transport */
 	struct loc_binding scratch[LOC_MAX_BINDINGS_PER_AOR];
 };

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/outbuf.h"
@@ -255,11 +256,20 @@ static bool parse_branch(struct slice b, unsigned *worker, uint64_t *in_conn, ui
 static bool flow_mac(struct proxy_worker *pw, uint64_t a, uint64_t b, char out[17])
 {
 	static const char hex[] = "0123456789abcdef";
-	/* only our own results are remembered, so a hit is exactly what the HMAC would give */
-	struct flow_mac_memo *memo = &pw->mac_memo[((a * 0x9E3779B97F4A7C15ull) ^ b) * 0xC2B2AE3D27D4EB4Full >> 58];
-	if (memo->set && memo->a == a && memo->b == b) {
-		memcpy(out, memo->mac, 17);
-		return true;
+	/* Only our own results are remembered, so a hit is exactly what the HMAC would give. Two
+	 * ways per set, most recent first: two busy trunks sharing a set must not evict each other
+	 * on every call (measured with one way: a miss, ~6k instructions, per proxied call). */
+	struct flow_mac_memo *set = pw->mac_memo[hash_mix64(a ^ hash_mix64(b)) % PROXY_MAC_MEMO_SETS];
+	for (int w = 0; w < 2; w++) {
+		if (set[w].set && set[w].a == a && set[w].b == b) {
+			memcpy(out, set[w].mac, 17);
+			if (w) {
+				struct flow_mac_memo t = set[0];
+				set[0] = set[1];
+				set[1] = t;
+			}
+			return true;
+		}
 	}
 	unsigned char in[16], md[EVP_MAX_MD_SIZE];
 	size_t mdlen = 0;
@@ -275,8 +285,9 @@ static bool flow_mac(struct proxy_worker *pw, uint64_t a, uint64_t b, char out[1
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[16] = '\0';
-	*memo = (struct flow_mac_memo){ .a = a, .b = b, .set = true };
-	memcpy(memo->mac, out, 17);
+	set[1] = set[0];
+	set[0] = (struct flow_mac_memo){ .a = a, .b = b, .set = true };
+	memcpy(set[0].mac, out, 17);
 	return true;
 }
 

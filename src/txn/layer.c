@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "base/hash.h"
 #include "base/mem.h"
 #include "base/timeutil.h"
 #include "txn/internal.h"
@@ -170,10 +171,7 @@ bool txn_layer_full(const struct txn_layer *l)
 uint64_t txn_layer_rand(struct txn_layer *l)
 {
 	/* splitmix64: cheap, well mixed; uniqueness, not secrecy, is what tags need */
-	uint64_t z = (l->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return hash_mix64(l->rng += 0x9e3779b97f4a7c15ull);
 }
 
 int txn_layer_send(struct txn_layer *l, const struct txn_hop *hop, const char *buf, size_t len)
