@@ -15,8 +15,8 @@
 
 enum { LOC_MAX_BINDINGS_PER_AOR = 64 };
 
-/* binding_copy() in location.c copies field by field (the arrays up to their NUL): a new field
- * goes there too. */
+/* location.c stores bindings packed (pack/unpack copy field by field, the strings up to their
+ * NUL; its ls_fields lists the strings): a new field goes there too. */
 struct loc_binding {
 	char aor[256];          /* canonical: sip:user@host, lowercase host, no params */
 	char contact[512];      /* the Contact URI as registered (url-parameters kept, RFC 4475 3.3.13) */

@@ -147,6 +147,78 @@ static void test_every_field_survives_replace_and_lookup(void **state)
 	mem_deref(loc);
 }
 
+static void fill(char *f, size_t cap, char c)
+{
+	memset(f, c, cap - 1);
+	f[cap - 1] = '\0';
+}
+
+/* Every string at its longest, in several bindings of one AOR: the packed strings of one never
+ * run into the next, and the purge keeps the survivors' strings while handing the removed one,
+ * whole, to its callback (the store deletes by it). */
+static void on_binding(const struct loc_binding *b, void *arg)
+{
+	struct loc_binding *seen = arg;
+	seen[b->cseq] = *b;
+}
+
+static void test_longest_strings_stay_apart(void **state)
+{
+	(void)state;
+	struct location *loc = NULL;
+	assert_int_equal(location_alloc(&loc), 0);
+	struct loc_binding set[3];
+	for (int i = 0; i < 3; i++) {
+		set[i] = binding("sip:a@x", "", (uint64_t)(10 + i), i == 1 ? 1500 : 2000);
+		char c = (char)('a' + i);
+		fill(set[i].aor, sizeof(set[i].aor), c);
+		fill(set[i].contact, sizeof(set[i].contact), c);
+		fill(set[i].call_id, sizeof(set[i].call_id), c);
+		fill(set[i].instance, sizeof(set[i].instance), c);
+		fill(set[i].path, sizeof(set[i].path), c);
+		fill(set[i].user_agent, sizeof(set[i].user_agent), c);
+		fill(set[i].cert_identity, sizeof(set[i].cert_identity), c);
+		set[i].cseq = (uint32_t)i;
+		set[i].q1000 = (uint16_t)(900 - i);
+	}
+	memset(set[2].call_id, 'c', sizeof(set[2].call_id)); /* no NUL at all: cut at its size - 1 */
+	assert_int_equal(location_replace(loc, "sip:a@x", set, 3), 0);
+
+	struct loc_binding out[3];
+	assert_int_equal(location_lookup(loc, "sip:a@x", 1000, out, 3), 3);
+	for (int i = 0; i < 3; i++) {
+		char want[sizeof(set[i].path)];
+		fill(want, sizeof(out[i].aor), (char)('a' + i));
+		assert_string_equal(out[i].aor, want);
+		fill(want, sizeof(out[i].cert_identity), (char)('a' + i));
+		assert_string_equal(out[i].cert_identity, want);
+		fill(want, sizeof(want), (char)('a' + i));
+		assert_string_equal(out[i].path, want);
+		assert_string_equal(out[i].contact, want);
+		assert_int_equal(strlen(out[i].call_id), sizeof(out[i].call_id) - 1);
+		assert_int_equal(strlen(out[i].instance), sizeof(out[i].instance) - 1);
+		assert_int_equal(strlen(out[i].user_agent), sizeof(out[i].user_agent) - 1);
+		assert_int_equal(out[i].cseq, (uint32_t)i);
+	}
+
+	struct loc_binding seen[3];
+	memset(seen, 0, sizeof(seen));
+	location_foreach(loc, on_binding, seen);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(strlen(seen[i].contact), sizeof(seen[i].contact) - 1);
+
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(location_purge(loc, 1600, on_binding, seen), 1);
+	assert_int_equal(seen[1].contact[0], 'b');
+	assert_int_equal(strlen(seen[1].path), sizeof(seen[1].path) - 1);
+	assert_int_equal(location_lookup(loc, "sip:a@x", 1000, out, 3), 2);
+	assert_int_equal(out[0].contact[0], 'a');
+	assert_int_equal(out[1].contact[0], 'c');
+	assert_int_equal(strlen(out[1].contact), sizeof(out[1].contact) - 1);
+	assert_int_equal(location_count(loc), 2);
+	mem_deref(loc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +226,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_orders_and_keeps_routes),
 		cmocka_unit_test(test_conn_close_marks_only_its_flows),
 		cmocka_unit_test(test_counts_follow_replace_and_purge),
+		cmocka_unit_test(test_longest_strings_stay_apart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
