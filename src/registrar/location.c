@@ -55,6 +55,7 @@ struct flow_count {
 	struct flow_count *next;
 	uint64_t conn_id;
 	size_t n;
+	bool failed; /* the connection closed: every binding on it reads flow_failed */
 };
 
 struct location {
@@ -219,7 +220,7 @@ static size_t pack(struct loc_stored *d, const struct loc_binding *s, char *str)
 
 /* Field by field, the strings up to their NUL: a few cache lines instead of the whole struct
  * (whole-struct copies in lookup were 1.7% of a REGISTER's CPU, mostly cache misses). */
-static void unpack(struct loc_binding *d, const struct loc_stored *s)
+static void unpack(struct location *loc, struct loc_binding *d, const struct loc_stored *s)
 {
 	for (int i = 0; i < LS_N; i++) {
 		const char *src = s->str + s->off[i];
@@ -230,6 +231,10 @@ static void unpack(struct loc_binding *d, const struct loc_stored *s)
 	d->q1000 = s->q1000;
 	d->has_reg_id = s->has_reg_id;
 	d->flow_failed = s->flow_failed;
+	if (!d->flow_failed && s->conn_id) {
+		const struct flow_count *f = *flow_slot(loc, s->conn_id);
+		d->flow_failed = f && f->failed;
+	}
 	d->cseq = s->cseq;
 	d->reg_id = s->reg_id;
 	d->transport = s->transport;
@@ -249,7 +254,7 @@ size_t location_lookup(struct location *loc, const char *aor, time_t now, struct
 			if (e->b[i].expires_at <= now)
 				continue;
 			if (live < max)
-				unpack(&out[live], &e->b[i]);
+				unpack(loc, &out[live], &e->b[i]);
 			live++;
 		}
 	}
@@ -318,20 +323,17 @@ int location_replace(struct location *loc, const char *aor, const struct loc_bin
 	return 0;
 }
 
+/* O(1): the flow is marked, not its bindings. A walk over every binding per closing connection
+ * made 15,000 registered connections closing at once cost 0.5 s of CPU under the write lock
+ * (perf: 68% of sipsd's CPU while they closed), growing with the square of their number. */
 void location_conn_closed(struct location *loc, uint64_t conn_id)
 {
 	if (!conn_id)
 		return;
 	pthread_rwlock_wrlock(&loc->lock);
-	if (!*flow_slot(loc, conn_id)) {
-		pthread_rwlock_unlock(&loc->lock);
-		return;
-	}
-	for (size_t i = 0; i < loc->cap; i++)
-		for (struct aor_entry *e = loc->tab[i]; e; e = e->next)
-			for (size_t k = 0; k < e->n; k++)
-				if (e->b[k].conn_id == conn_id)
-					e->b[k].flow_failed = true;
+	struct flow_count *f = *flow_slot(loc, conn_id);
+	if (f)
+		f->failed = true;
 	pthread_rwlock_unlock(&loc->lock);
 }
 
@@ -350,7 +352,7 @@ size_t location_purge(struct location *loc, time_t now, void (*h)(const struct l
 				} else {
 					if (h) {
 						struct loc_binding b;
-						unpack(&b, &e->b[k]);
+						unpack(loc, &b, &e->b[k]);
 						h(&b, arg);
 					}
 					flows_add(loc, &e->b[k], 1, -1);
@@ -379,7 +381,7 @@ void location_foreach(struct location *loc, void (*h)(const struct loc_binding *
 		for (struct aor_entry *e = loc->tab[i]; e; e = e->next)
 			for (size_t k = 0; k < e->n; k++) {
 				struct loc_binding b;
-				unpack(&b, &e->b[k]);
+				unpack(loc, &b, &e->b[k]);
 				h(&b, arg);
 			}
 	pthread_rwlock_unlock(&loc->lock);

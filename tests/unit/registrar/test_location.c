@@ -45,6 +45,28 @@ static void test_conn_close_marks_only_its_flows(void **state)
 	mem_deref(loc);
 }
 
+/* A REGISTER that looked its bindings up before their connection closed writes them back
+ * unmarked: the closed flow still reads as failed. */
+static void test_closed_flow_stays_failed_across_replace(void **state)
+{
+	(void)state;
+	struct location *loc = NULL;
+	assert_int_equal(location_alloc(&loc), 0);
+	struct loc_binding a = binding("sip:a@x", "sip:a@1.1.1.1", 7, 2000);
+	assert_int_equal(location_replace(loc, "sip:a@x", &a, 1), 0);
+	struct loc_binding seen;
+	assert_int_equal(location_lookup(loc, "sip:a@x", 1000, &seen, 1), 1);
+	assert_false(seen.flow_failed);
+	location_conn_closed(loc, 7);
+	struct loc_binding two[2] = { seen, binding("sip:a@x", "sip:a@2.2.2.2", 8, 2000) };
+	assert_int_equal(location_replace(loc, "sip:a@x", two, 2), 0);
+	struct loc_binding out[2];
+	assert_int_equal(location_lookup(loc, "sip:a@x", 1000, out, 2), 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(out[i].flow_failed, out[i].conn_id == 7);
+	mem_deref(loc);
+}
+
 static void test_counts_follow_replace_and_purge(void **state)
 {
 	(void)state;
@@ -227,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_conn_close_marks_only_its_flows),
 		cmocka_unit_test(test_counts_follow_replace_and_purge),
 		cmocka_unit_test(test_longest_strings_stay_apart),
+		cmocka_unit_test(test_closed_flow_stays_failed_across_replace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
