@@ -474,6 +474,11 @@ void txn_server_set_owner(struct txn_server *st, txn_server_end_h *endh, void *a
 	st->end_arg = endh ? arg : NULL;
 }
 
+void *txn_server_owner(const struct txn_server *st, txn_server_end_h *endh)
+{
+	return st && endh && st->endh == endh ? st->end_arg : NULL;
+}
+
 bool txn_server_final_sent(const struct txn_server *st)
 {
 	return st && st->resp_status >= 200;

@@ -102,6 +102,8 @@ const char *txn_server_to_tag(const struct txn_server *st);
  * always from the event loop. endh NULL clears the owner. */
 typedef void(txn_server_end_h)(struct txn_server *st, int reason, void *arg);
 void txn_server_set_owner(struct txn_server *st, txn_server_end_h *endh, void *arg);
+/* The arg its owner set with endh; NULL when st has no owner or another handler. */
+void *txn_server_owner(const struct txn_server *st, txn_server_end_h *endh);
 bool txn_server_final_sent(const struct txn_server *st);
 
 /* ---- client transactions (17.1) ---- */

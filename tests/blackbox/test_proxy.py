@@ -171,6 +171,21 @@ def test_cancel_before_answer(edge):
     assert alice.final_response("INVITE").status == 487
 
 
+def test_cancel_without_its_invite_gets_481(edge):
+    # RFC 3261 9.2: a CANCEL matching no pending INVITE is answered 481, also while other
+    # calls of the same UA are in flight.
+    alice = registered(edge, "alice")
+    bob = registered(edge, "bob")
+    invite(alice, "bob@localhost")
+    inv, tag = answer(bob, status=None)
+    assert alice.wait(lambda m: m.is_response and m.status == 180).status == 180
+    stray = alice.request("CANCEL", "sip:bob@localhost", call_id="no-such-call@alice", cseq=1)
+    alice.send(stray)
+    assert alice.final_response("CANCEL").status == 481
+    bob.send(response_to(inv, 486, "Busy Here", to_tag=tag))
+    assert alice.final_response("INVITE").status == 486
+
+
 def test_busy_is_relayed(edge):
     alice = registered(edge, "alice")
     bob = registered(edge, "bob")

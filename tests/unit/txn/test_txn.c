@@ -187,6 +187,13 @@ static void on_end(struct txn_server *st, int reason, void *arg)
 	g.end_reason = reason;
 }
 
+static void on_end_other(struct txn_server *st, int reason, void *arg)
+{
+	(void)st;
+	(void)reason;
+	(void)arg;
+}
+
 static void on_resp(struct txn_client *ct, const struct sip_msg *resp, uint16_t status, void *arg)
 {
 	(void)ct;
@@ -222,6 +229,16 @@ static void test_server_non_invite(void **state)
 	assert_non_null(st);
 	assert_ptr_equal(txn_server_request(st), m);
 	assert_int_equal(txn_server_hop(st)->transport, CONF_TP_UDP);
+	/* the owner's arg comes back only to the handler that set it (CANCEL finds its INVITE's
+	 * forwarding context this way) */
+	assert_null(txn_server_owner(st, on_end));
+	int mine;
+	txn_server_set_owner(st, on_end, &mine);
+	assert_ptr_equal(txn_server_owner(st, on_end), &mine);
+	assert_null(txn_server_owner(st, on_end_other));
+	assert_null(txn_server_owner(NULL, on_end));
+	txn_server_set_owner(st, NULL, NULL);
+	assert_null(txn_server_owner(st, on_end));
 	txn_server_set_owner(st, on_end, NULL);
 
 	/* Trying: a retransmission is absorbed, nothing to re-send yet (17.2.2) */
