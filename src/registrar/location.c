@@ -29,7 +29,7 @@ static const struct {
 
 struct loc_stored {
 	const char *str;     /* the LS_N strings, each NUL-terminated, in the entry's allocation */
-	uint16_t off[LS_N];  /* where each starts in str (every field is under 1 KiB) */
+	uint16_t off[LS_N];  /* where each starts in str (all of them fit in 2 KiB) */
 	uint16_t q1000;
 	bool has_reg_id, flow_failed;
 	uint32_t cseq, reg_id;
