@@ -20,7 +20,7 @@ struct proxy_worker {
 	struct tp_worker *w;
 	struct txn_layer *txl;
 	uint64_t branch_seq;
-	struct fwd *fwds;          /* live forwarding contexts (CANCEL finds its INVITE's here) */
+	struct fwd *fwds;          /* live forwarding contexts (a closed connection fails their branches) */
 	atomic_size_t nfwds;       /* read by other workers: is a closed connection worth telling us? */
 	_Atomic uint64_t *on_demand; /* per peer host (flat index): this worker's on-demand connection */
 	struct evp_mac_ctx_st *mac;  /* HMAC keyed with the proxy's secret (flow tokens) */

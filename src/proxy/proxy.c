@@ -366,7 +366,7 @@ struct branch {
 };
 
 struct fwd {
-	struct fwd *prev, *next; /* worker list (CANCEL lookup) */
+	struct fwd *prev, *next; /* worker list (a closed connection fails its branches) */
 	struct proxy_worker *pw;
 	struct txn_server *st;   /* NULL once the server txn ended */
 	struct txn_hop up_hop;   /* where the request came from (late 2xx go there) */
