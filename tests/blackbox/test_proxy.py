@@ -153,12 +153,18 @@ def test_flow_token_with_a_wrong_mac_is_not_followed_in_a_live_dialog(edge):
     assert alice.final_response("BYE").status == 200
 
 
-def test_cancel_before_answer(edge):
+def ringing(edge):
+    """alice calls bob, who rings: (alice, bob, the INVITE bob got, bob's To tag)."""
     alice = registered(edge, "alice")
     bob = registered(edge, "bob")
     invite(alice, "bob@localhost")
     inv, tag = answer(bob, status=None)
     assert alice.wait(lambda m: m.is_response and m.status == 180).status == 180
+    return alice, bob, inv, tag
+
+
+def test_cancel_before_answer(edge):
+    alice, bob, inv, tag = ringing(edge)
     # CANCEL carries the INVITE's top Via (RFC 3261 9.1): the bottom Via bob saw is alice's.
     cancel = alice.request("CANCEL", "sip:bob@localhost", call_id=alice.call_id, cseq=alice.cseq)
     alice_via = inv.all("Via")[-1]
@@ -174,11 +180,7 @@ def test_cancel_before_answer(edge):
 def test_cancel_without_its_invite_gets_481(edge):
     # RFC 3261 9.2: a CANCEL matching no pending INVITE is answered 481, also while other
     # calls of the same UA are in flight.
-    alice = registered(edge, "alice")
-    bob = registered(edge, "bob")
-    invite(alice, "bob@localhost")
-    inv, tag = answer(bob, status=None)
-    assert alice.wait(lambda m: m.is_response and m.status == 180).status == 180
+    alice, bob, inv, tag = ringing(edge)
     stray = alice.request("CANCEL", "sip:bob@localhost", call_id="no-such-call@alice", cseq=1)
     alice.send(stray)
     assert alice.final_response("CANCEL").status == 481
