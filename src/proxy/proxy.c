@@ -1300,8 +1300,8 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 
 static void handle_cancel(struct proxy_worker *pw, struct txn_server *st, const struct sip_msg *req)
 {
-	/* RFC 3261 16.10: answer the CANCEL, then cancel every pending branch of its INVITE. */
-	/* the INVITE's forwarding context owns its server txn: no walk over every call in flight */
+	/* RFC 3261 16.10: answer the CANCEL, then cancel every pending branch of its INVITE. The
+	 * INVITE's forwarding context owns its server txn, so no walk over every call in flight. */
 	struct txn_server *inv = txn_server_find_invite(pw->txl, req);
 	struct fwd *f = txn_server_owner(inv, server_end_h);
 	if (!f) {
