@@ -188,6 +188,25 @@ def test_cancel_without_its_invite_gets_481(edge):
     assert alice.final_response("INVITE").status == 486
 
 
+def test_callee_connection_lost_while_ringing_fails_only_that_call(edge):
+    # RFC 3261 17.1.4: a branch whose connection closes fails at once (503, relayed as 500 by
+    # 16.7 item 6), not when timer C runs out minutes later; a call on another connection
+    # of the same caller keeps ringing.
+    alice, bob, inv, tag = ringing(edge)
+    lost_call = alice.call_id
+    carol = registered(edge, "carol")
+    invite(alice, "carol@localhost")
+    kept_call = alice.call_id
+    inv2, tag2 = answer(carol, status=None)
+    assert alice.wait(lambda m: m.is_response and m.status == 180 and m.get("Call-ID") == kept_call).status == 180
+    bob.sock.close()  # no close_notify, no answer: the connection is just gone
+    r = alice.wait(lambda m: m.is_response and m.status >= 200 and m.get("Call-ID") == lost_call, timeout=3)
+    assert r.status == 500, r.raw
+    carol.send(response_to(inv2, 486, "Busy Here", to_tag=tag2))
+    r = alice.wait(lambda m: m.is_response and m.status >= 200 and m.get("Call-ID") == kept_call)
+    assert r.status == 486, r.raw
+
+
 def test_busy_is_relayed(edge):
     alice = registered(edge, "alice")
     bob = registered(edge, "bob")
