@@ -1,9 +1,6 @@
 """A few-second smoke of every sipsbench scenario against the real sipsd: correctness only
-(zero errors, the right number of operations, sessions actually resumed), never speed.
-
-Scenarios sipsd cannot serve yet (REGISTER/INVITE answered 501 until the registrar and the
-proxy land) are skipped with that reason, detected by asking sipsd, so they switch on by
-themselves when it starts answering.
+(zero errors, the right number of operations, sessions actually resumed), never speed; and
+its command line: bad values and an absent server end it at once with the reason.
 """
 import json
 import os
@@ -121,6 +118,31 @@ def test_refuses_non_loopback_target():
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 2
     assert "loopback" in p.stderr
+
+
+@pytest.mark.parametrize("args,named", [
+    (["-t", "nohost"], "-t/--target"),
+    (["--tls-version", "1.1"], "--tls-version"),
+    (["--digest-alg", "SHA1"], "--digest-alg"),
+    (["-r", "5-"], "-r/--rate"),
+    (["-u", "0"], "-u/--uas"),
+])
+def test_bad_option_value_names_the_option(args, named):
+    p = subprocess.run([SIPSBENCH, "register", *args, "-n", "1"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2
+    assert f"bad value for {named}: " in p.stderr, p.stderr
+
+
+def test_no_server_ends_at_once_and_says_why():
+    # Every UA fails its setup: nothing to measure, so no waiting out -d 30.
+    port = free_port("127.0.0.1")
+    t0 = time.monotonic()
+    p = subprocess.run([SIPSBENCH, "register", "-t", f"127.0.0.1:{port}", "-d", "30", "-u", "5", "--no-progress"],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 1
+    assert time.monotonic() - t0 < 10
+    assert "none of the 5 UAs got through setup" in p.stderr, p.stderr
+    assert "connect=5" in p.stdout and "no operation completed" in p.stdout, p.stdout
 
 
 def listening(port):

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -591,7 +592,10 @@ int main(int argc, char **argv)
 		case O_DOMAIN: o.domain = optarg; ok = strlen(optarg) < 64; break;
 		case O_UPFX: o.user_prefix = optarg; ok = strlen(optarg) < 32; break;
 		case O_PW: o.password = optarg; ok = strlen(optarg) < 100; break;
-		case O_DALG: o.digest_alg = optarg; break;
+		case O_DALG: /* the algorithms sipscan's digest_answer implements */
+			o.digest_alg = optarg;
+			ok = strcasecmp(optarg, "MD5") == 0 || strcasecmp(optarg, "SHA-256") == 0;
+			break;
 		case O_TIMEOUT: ok = parse_double(optarg, 0.01, 3600, &o.timeout); break;
 		case O_SETUP_TMO: ok = parse_double(optarg, 0.1, 86400, &o.setup_timeout); break;
 		case O_HOLD: ok = parse_double(optarg, 0, 86400, &o.hold); break;
@@ -605,8 +609,16 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 		if (!ok) {
-			fprintf(stderr, "sipsbench: bad value for -%c/--%s: %s\n", ch < 256 ? ch : '-',
-				ch < 256 ? "" : lo[0].name, optarg ? optarg : "");
+			const char *name = "?";
+			for (const struct option *x = lo; x->name; x++)
+				if (x->val == ch) {
+					name = x->name;
+					break;
+				}
+			if (ch < 256)
+				fprintf(stderr, "sipsbench: bad value for -%c/--%s: %s\n", ch, name, optarg ? optarg : "");
+			else
+				fprintf(stderr, "sipsbench: bad value for --%s: %s\n", name, optarg ? optarg : "");
 			return 2;
 		}
 	}
@@ -716,13 +728,27 @@ int main(int argc, char **argv)
 		sleep_ms(20);
 	}
 	double setup_s = (double)(now_us() - t_start) / 1e6;
+	/* register and call measure UAs that connected in the setup: when none did, say why now
+	 * rather than idle through --duration */
+	bool no_uas = false;
+	if ((o.scen == SC_REGISTER || o.scen == SC_CALL) && !g_interrupted) {
+		uint64_t ok = 0;
+		for (unsigned i = 0; i < o.threads; i++)
+			ok += atomic_load_explicit(&ws[i].st.setup_ok, memory_order_relaxed);
+		if (ok == 0) {
+			no_uas = true;
+			fprintf(stderr, "sipsbench: none of the %u UAs got through setup (connect, TLS%s), so there is "
+					"nothing to measure: is the server at %s up, and does it accept these certificates?\n",
+				o.uas, o.scen == SC_CALL ? ", REGISTER" : "", o.target);
+		}
+	}
 	if (o.scen != SC_IDLE && o.server_pid)
 		proc_sample(o.server_pid, &before);
 	/* run */
 	uint64_t run_t0 = now_us();
 	atomic_store(&g_phase, PH_RUN);
 	uint64_t run_deadline = run_t0 + (uint64_t)(o.duration * 1e6);
-	while (!g_interrupted && !setup_timed_out && now_us() < run_deadline) {
+	while (!g_interrupted && !setup_timed_out && !no_uas && now_us() < run_deadline) {
 		if (o.count && all_flag(ws, o.threads, false))
 			break;
 		progress_line(&pg, ws, o.threads, PH_RUN);
@@ -793,9 +819,12 @@ int main(int argc, char **argv)
 	fprintf(sf, "  setup    %.2f s, %llu steps ok%s\n", setup_s, (unsigned long long)s->setup_ok,
 		setup_timed_out ? " (TIMED OUT)" : "");
 	fprintf(sf, "  ops      %llu in %.2f s = %.1f/s\n", (unsigned long long)s->ops, run_s, rate);
-	fprintf(sf, "  latency  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms\n",
-		(double)hist_quantile(&s->lat, 0.5) / 1e3, (double)hist_quantile(&s->lat, 0.9) / 1e3,
-		(double)hist_quantile(&s->lat, 0.99) / 1e3, (double)s->lat.max / 1e3);
+	if (s->lat.n)
+		fprintf(sf, "  latency  p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  max %.3f ms\n",
+			(double)hist_quantile(&s->lat, 0.5) / 1e3, (double)hist_quantile(&s->lat, 0.9) / 1e3,
+			(double)hist_quantile(&s->lat, 0.99) / 1e3, (double)s->lat.max / 1e3);
+	else
+		fprintf(sf, "  latency  - (no operation completed)\n");
 	if (o.scen == SC_HANDSHAKE || o.scen == SC_RESUME)
 		fprintf(sf, "  tls      %llu full, %llu resumed handshakes\n", (unsigned long long)s->full,
 			(unsigned long long)s->resumed);
