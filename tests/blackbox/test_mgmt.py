@@ -347,6 +347,15 @@ def test_commands_without_arguments_refuse_extra_ones(tmp_path, args):
     assert "usage: sipsctl " + args[0] in p.stderr
 
 
+@pytest.mark.parametrize("value", ["-1", "abc", "0", "99999"])
+def test_bad_timeout_is_refused(tmp_path, value):
+    # -1 used to wrap to 136 years and abc to the default
+    p = subprocess.run([sipsctl_binary(), "--timeout", value, "-s", str(tmp_path / "none.sock"), "status"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2, p.stderr
+    assert "bad --timeout '%s'" % value in p.stderr
+
+
 def test_trust_needs_ca_dir(daemon, pki):
     s = daemon()
     st, v = api(s.sock, "POST", "/trust/default", open(pki["evil"].cert).read())

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/slice.h"
 #include "conf/conf.h"
 #include "sipsctl.h"
 #include "store/store.h"
@@ -100,7 +101,15 @@ int main(int argc, char **argv)
 		case 'C': ctl.cert = optarg; break;
 		case 'K': ctl.key = optarg; break;
 		case 'A': ctl.ca = optarg; break;
-		case 'T': ctl.timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'T': {
+			uint64_t t = 0;
+			if (!slice_to_u64(slice_from_cstr(optarg), 3600, &t) || t == 0) {
+				fprintf(stderr, "sipsctl: bad --timeout '%s' (seconds, 1 to 3600)\n", optarg);
+				return SIPSCTL_USAGE;
+			}
+			ctl.timeout_s = (unsigned)t;
+			break;
+		}
 		case 'J': ctl.json = true; break;
 		case 'h': usage(stdout); return SIPSCTL_OK;
 		case 'V': printf("sipsctl %s\n", SIPSD_VERSION); return SIPSCTL_OK;
