@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 
+#include "base/hlist.h"
 #include "proxy/proxy.h"
 #include "registrar/location.h"
 #include "registrar/registrar.h"
@@ -11,7 +12,6 @@
 #include "txn/txn.h"
 
 struct fwd;
-struct branch;
 
 #define PROXY_MAC_MEMO_SETS 512 /* x 2 ways of recent flow-token MACs per worker, 40 KiB */
 #define PROXY_CONN_BUCKETS 1024 /* branches in flight by connection, per worker: 8 KiB */
@@ -24,7 +24,7 @@ struct proxy_worker {
 	uint64_t branch_seq;
 	struct fwd *fwds;          /* live forwarding contexts (a closed connection fails their branches) */
 	atomic_size_t nfwds;       /* read by other workers: is a closed connection worth telling us? */
-	struct branch *by_conn[PROXY_CONN_BUCKETS]; /* stream branches by hop.conn_id: a close finds its own */
+	struct hlink *by_conn[PROXY_CONN_BUCKETS]; /* stream branches by hop.conn_id: a close finds its own */
 	_Atomic uint64_t *on_demand; /* per peer host (flat index): this worker's on-demand connection */
 	struct evp_mac_ctx_st *mac;  /* HMAC keyed with the proxy's secret (flow tokens) */
 	/* flow-token MACs this worker computed, by flow pair: a dialog's INVITE, ACK and BYE (and

@@ -353,7 +353,7 @@ struct branch {
 	struct fwd *f;
 	struct txn_client *ct;
 	bool done;
-	struct branch *cnext, **cprev; /* in pw->by_conn while started over a stream and not done */
+	struct hlink by_conn; /* in pw->by_conn while started over a stream and not done */
 	struct target *retry; /* a peer target: hosts left to fail over to (RFC 3263 4.3) */
 	char target[160];
 	/* Media policy state (RFC 4568 / issue 7): the offer as forwarded, to judge the answer. */
@@ -392,32 +392,15 @@ enum { TIMER_C_S = 180 }; /* "greater than 3 minutes" is the RFC's advice; 180 s
  * nothing is retransmitted, so waiting costs nothing and saves a message per call. */
 enum { TRYING_DELAY_MS = 200 };
 
-static struct branch **conn_bucket(struct proxy_worker *pw, uint64_t conn_id)
+static struct hlink **conn_bucket(struct proxy_worker *pw, uint64_t conn_id)
 {
 	return &pw->by_conn[hash_mix64(conn_id) % PROXY_CONN_BUCKETS];
 }
 
 static void branch_index(struct proxy_worker *pw, struct branch *b)
 {
-	if (b->hop.transport == CONF_TP_UDP || !b->hop.conn_id)
-		return;
-	struct branch **head = conn_bucket(pw, b->hop.conn_id);
-	b->cnext = *head;
-	if (b->cnext)
-		b->cnext->cprev = &b->cnext;
-	b->cprev = head;
-	*head = b;
-}
-
-static void branch_unindex(struct branch *b)
-{
-	if (!b->cprev)
-		return;
-	*b->cprev = b->cnext;
-	if (b->cnext)
-		b->cnext->cprev = b->cprev;
-	b->cnext = NULL;
-	b->cprev = NULL;
+	if (b->hop.transport != CONF_TP_UDP && b->hop.conn_id)
+		hlink_push(conn_bucket(pw, b->hop.conn_id), &b->by_conn);
 }
 
 static void fwd_unlink_free(struct fwd *f)
@@ -434,7 +417,7 @@ static void fwd_unlink_free(struct fwd *f)
 	if (f->timer_c)
 		event_free(f->timer_c);
 	for (size_t i = 0; i < f->nbr; i++) {
-		branch_unindex(&f->br[i]);
+		hlink_unlink(&f->br[i].by_conn);
 		mem_deref(f->br[i].offer_sdp);
 		free(f->br[i].offer);
 		free(f->br[i].retry);
@@ -653,7 +636,7 @@ static void client_resp_h(struct txn_client *ct, const struct sip_msg *resp, uin
 		return;
 	}
 	b->done = true;
-	branch_unindex(b);
+	hlink_unlink(&b->by_conn);
 	f->pending--;
 	if (fail_over(f, b, resp, status))
 		return;
@@ -1662,9 +1645,11 @@ static void fail_branches_on(struct proxy_worker *pw, uint64_t conn_id)
 {
 	/* The 503s come from the loop later (txn_client_transport_error), so the bucket does not
 	 * change under this walk. */
-	for (struct branch *b = *conn_bucket(pw, conn_id); b; b = b->cnext)
+	for (struct hlink *e = *conn_bucket(pw, conn_id); e; e = e->next) {
+		struct branch *b = CONTAINER_OF(e, struct branch, by_conn);
 		if (b->hop.conn_id == conn_id && b->ct)
 			txn_client_transport_error(b->ct, ECONNRESET);
+	}
 }
 
 struct closed_job {

@@ -21,7 +21,7 @@ enum cli_state {
 
 struct txn_client {
 	struct txn_hlink hl;
-	struct txn_node node;
+	struct hlink node; /* in the layer's all_cli */
 	struct txn_layer *l;     /* NULL once released by the layer */
 	struct txn_hop hop;
 	char *req;               /* the request as sent (mem) */
@@ -67,7 +67,7 @@ static void cli_release(struct txn_client *ct)
 	if (!l)
 		return;
 	txn_table_remove(&l->cli, &ct->hl);
-	txn_node_unlink(&ct->node);
+	hlink_unlink(&ct->node);
 	l->st.clients--;
 	ct->l = NULL;
 	txn_timer_stop(ct->tmr_rt);
@@ -76,9 +76,9 @@ static void cli_release(struct txn_client *ct)
 	mem_deref(ct);
 }
 
-void txn_client_layer_gone(struct txn_node *n)
+void txn_client_layer_gone(struct hlink *n)
 {
-	struct txn_client *ct = TXN_CONTAINER(n, struct txn_client, node);
+	struct txn_client *ct = CONTAINER_OF(n, struct txn_client, node);
 	ct->h = NULL;
 	cli_release(ct);
 }
@@ -237,7 +237,7 @@ static int cli_start(struct txn_layer *l, const struct txn_hop *to, char *buf, s
 	ct->ev_end = &ct->evs[2];
 	ct->l = l;
 	txn_table_insert(&l->cli, &ct->hl, txn_hash_ci(ct->branch));
-	txn_node_link(&l->all_cli, &ct->node);
+	hlink_push(&l->all_cli, &ct->node);
 	l->st.clients++;
 	if (cli_send(ct, ct->req, ct->len)) {
 		/* 17.1.4: reported as 503, from the loop so the caller gets *ctp first */
@@ -295,10 +295,10 @@ int txn_client_recv(struct txn_layer *l, struct sip_msg *resp)
 		return ENOENT;
 	struct txn_client *ct = NULL;
 	uint32_t hash = txn_hash_ci(via->branch);
-	for (struct txn_hlink *e = txn_table_first(&l->cli, hash); e; e = e->next) {
-		struct txn_client *c = TXN_CONTAINER(e, struct txn_client, hl);
+	for (struct hlink *e = txn_table_first(&l->cli, hash); e; e = e->next) {
+		struct txn_client *c = CONTAINER_OF(e, struct txn_client, hl.l);
 		/* 17.1.3: branch of the top Via and the CSeq method (CANCEL shares INVITE's branch) */
-		if (e->hash == hash && slice_eq_ci(c->branch, via->branch) && slice_eq(c->method, cseq->method)) {
+		if (c->hl.hash == hash && slice_eq_ci(c->branch, via->branch) && slice_eq(c->method, cseq->method)) {
 			ct = c;
 			break;
 		}

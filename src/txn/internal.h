@@ -6,26 +6,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/hlist.h"
 #include "txn/txn.h"
 
 struct event;
 
-#define TXN_CONTAINER(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
-
 /* Intrusive chained hash (branch -> txns); grows by doubling, chains stay short. */
 struct txn_hlink {
-	struct txn_hlink *next, **pprev;
+	struct hlink l;
 	uint32_t hash;
 };
 
 struct txn_table {
-	struct txn_hlink **b;
+	struct hlink **b;
 	size_t nb, n;
-};
-
-/* Every live txn of a layer, for teardown. */
-struct txn_node {
-	struct txn_node *next, **pprev;
 };
 
 struct txn_layer {
@@ -34,7 +28,7 @@ struct txn_layer {
 	txn_send_h *sendh;
 	void *arg;
 	struct txn_table srv, cli;
-	struct txn_node *all_srv, *all_cli;
+	struct hlink *all_srv, *all_cli; /* every live txn, for teardown */
 	size_t max_txns;
 	uint64_t rng;
 	struct txn_stats st;
@@ -43,11 +37,8 @@ struct txn_layer {
 uint32_t txn_hash_ci(struct slice s);
 void txn_table_insert(struct txn_table *t, struct txn_hlink *e, uint32_t hash);
 void txn_table_remove(struct txn_table *t, struct txn_hlink *e);
-struct txn_hlink *txn_table_first(const struct txn_table *t, uint32_t hash);
+struct hlink *txn_table_first(const struct txn_table *t, uint32_t hash); /* chain of txn_hlink.l */
 void txn_table_free(struct txn_table *t);
-
-void txn_node_link(struct txn_node **head, struct txn_node *n);
-void txn_node_unlink(struct txn_node *n);
 
 bool txn_layer_full(const struct txn_layer *l);
 uint64_t txn_layer_rand(struct txn_layer *l);
@@ -60,8 +51,8 @@ void txn_timer_arm(struct event *ev, unsigned ms);
 void txn_timer_stop(struct event *ev);
 
 /* Called by the layer destructor: release every txn without notifying anyone. */
-void txn_server_layer_gone(struct txn_node *n);
-void txn_client_layer_gone(struct txn_node *n);
+void txn_server_layer_gone(struct hlink *n);
+void txn_client_layer_gone(struct hlink *n);
 
 /* RFC 3261 17.1.1.3 ACK for a non-2xx final, and 9.1 CANCEL, from the request as sent.
  * *bufp is a mem object. 0, EINVAL (request lacks what is needed), ENOMEM. */

@@ -30,22 +30,14 @@ uint32_t txn_hash_ci(struct slice s)
 static void table_grow(struct txn_table *t)
 {
 	size_t nb = t->nb ? t->nb * 2 : TXN_TABLE_MIN;
-	struct txn_hlink **b = calloc(nb, sizeof(*b));
+	struct hlink **b = calloc(nb, sizeof(*b));
 	if (!b)
 		return; /* longer chains, still correct */
-	for (size_t i = 0; i < t->nb; i++) {
-		struct txn_hlink *e = t->b[i];
-		while (e) {
-			struct txn_hlink *next = e->next;
-			struct txn_hlink **head = &b[e->hash & (nb - 1)];
-			e->next = *head;
-			if (*head)
-				(*head)->pprev = &e->next;
-			*head = e;
-			e->pprev = head;
-			e = next;
+	for (size_t i = 0; i < t->nb; i++)
+		for (struct hlink *e = t->b[i], *next; e; e = next) {
+			next = e->next;
+			hlink_push(&b[CONTAINER_OF(e, struct txn_hlink, l)->hash & (nb - 1)], e);
 		}
-	}
 	free(t->b);
 	t->b = b;
 	t->nb = nb;
@@ -56,28 +48,19 @@ void txn_table_insert(struct txn_table *t, struct txn_hlink *e, uint32_t hash)
 	if (t->n >= t->nb)
 		table_grow(t);
 	e->hash = hash;
-	struct txn_hlink **head = &t->b[hash & (t->nb - 1)];
-	e->next = *head;
-	if (*head)
-		(*head)->pprev = &e->next;
-	*head = e;
-	e->pprev = head;
+	hlink_push(&t->b[hash & (t->nb - 1)], &e->l);
 	t->n++;
 }
 
 void txn_table_remove(struct txn_table *t, struct txn_hlink *e)
 {
-	if (!e->pprev)
+	if (!hlink_linked(&e->l))
 		return;
-	*e->pprev = e->next;
-	if (e->next)
-		e->next->pprev = e->pprev;
-	e->next = NULL;
-	e->pprev = NULL;
+	hlink_unlink(&e->l);
 	t->n--;
 }
 
-struct txn_hlink *txn_table_first(const struct txn_table *t, uint32_t hash)
+struct hlink *txn_table_first(const struct txn_table *t, uint32_t hash)
 {
 	return t->nb ? t->b[hash & (t->nb - 1)] : NULL;
 }
@@ -86,26 +69,6 @@ void txn_table_free(struct txn_table *t)
 {
 	free(t->b);
 	memset(t, 0, sizeof(*t));
-}
-
-void txn_node_link(struct txn_node **head, struct txn_node *n)
-{
-	n->next = *head;
-	if (*head)
-		(*head)->pprev = &n->next;
-	*head = n;
-	n->pprev = head;
-}
-
-void txn_node_unlink(struct txn_node *n)
-{
-	if (!n->pprev)
-		return;
-	*n->pprev = n->next;
-	if (n->next)
-		n->next->pprev = n->pprev;
-	n->next = NULL;
-	n->pprev = NULL;
 }
 
 static void layer_destroy(void *data)

@@ -23,7 +23,7 @@ enum srv_state {
 
 struct txn_server {
 	struct txn_hlink hl;
-	struct txn_node node;
+	struct hlink node; /* in the layer's all_srv */
 	struct txn_layer *l;    /* NULL once released by the layer */
 	struct sip_msg *req;    /* reference */
 	struct txn_hop hop;
@@ -66,7 +66,7 @@ static void srv_release(struct txn_server *st)
 	if (!l)
 		return;
 	txn_table_remove(&l->srv, &st->hl);
-	txn_node_unlink(&st->node);
+	hlink_unlink(&st->node);
 	l->st.servers--;
 	st->l = NULL;
 	st->state = SRV_TERMINATED;
@@ -76,9 +76,9 @@ static void srv_release(struct txn_server *st)
 	mem_deref(st);
 }
 
-void txn_server_layer_gone(struct txn_node *n)
+void txn_server_layer_gone(struct hlink *n)
 {
-	struct txn_server *st = TXN_CONTAINER(n, struct txn_server, node);
+	struct txn_server *st = CONTAINER_OF(n, struct txn_server, node);
 	st->endh = NULL;
 	srv_release(st);
 }
@@ -232,10 +232,10 @@ static struct txn_server *srv_lookup(struct txn_layer *l, const struct sip_msg *
 	bool old;
 	struct slice key = srv_key(req, &old);
 	uint32_t h = txn_hash_ci(key);
-	for (struct txn_hlink *e = txn_table_first(&l->srv, h); e; e = e->next) {
-		if (e->hash != h)
+	for (struct hlink *e = txn_table_first(&l->srv, h); e; e = e->next) {
+		struct txn_server *st = CONTAINER_OF(e, struct txn_server, hl.l);
+		if (st->hl.hash != h)
 			continue;
-		struct txn_server *st = TXN_CONTAINER(e, struct txn_server, hl);
 		if (st->rfc2543 == old && srv_match(st, req, method_as, ack))
 			return st;
 	}
@@ -274,7 +274,7 @@ static int srv_alloc(struct txn_layer *l, struct sip_msg *req, const struct txn_
 		st->to_tag[i] = "0123456789abcdef"[(r >> (i * 4)) & 0xf];
 	st->l = l;
 	txn_table_insert(&l->srv, &st->hl, txn_hash_ci(st->key));
-	txn_node_link(&l->all_srv, &st->node);
+	hlink_push(&l->all_srv, &st->node);
 	l->st.servers++;
 	*stp = st;
 	return 0;
