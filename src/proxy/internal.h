@@ -11,8 +11,6 @@
 #include "sdp/policy.h"
 #include "txn/txn.h"
 
-struct fwd;
-
 #define PROXY_MAC_MEMO_SETS 512 /* x 2 ways of recent flow-token MACs per worker, 40 KiB */
 #define PROXY_CONN_BUCKETS 1024 /* branches in flight by connection, per worker: 8 KiB */
 
@@ -22,7 +20,7 @@ struct proxy_worker {
 	struct tp_worker *w;
 	struct txn_layer *txl;
 	uint64_t branch_seq;
-	struct fwd *fwds;          /* live forwarding contexts (a closed connection fails their branches) */
+	struct hlink *fwds;        /* live forwarding contexts (struct fwd), freed at teardown */
 	atomic_size_t nfwds;       /* read by other workers: is a closed connection worth telling us? */
 	struct hlink *by_conn[PROXY_CONN_BUCKETS]; /* stream branches by hop.conn_id: a close finds its own */
 	_Atomic uint64_t *on_demand; /* per peer host (flat index): this worker's on-demand connection */

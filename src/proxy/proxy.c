@@ -367,7 +367,7 @@ struct branch {
 };
 
 struct fwd {
-	struct fwd *prev, *next; /* worker list (a closed connection fails its branches) */
+	struct hlink link;       /* in pw->fwds, for teardown */
 	struct proxy_worker *pw;
 	struct txn_server *st;   /* NULL once the server txn ended */
 	struct txn_hop up_hop;   /* where the request came from (late 2xx go there) */
@@ -406,12 +406,7 @@ static void branch_index(struct proxy_worker *pw, struct branch *b)
 static void fwd_unlink_free(struct fwd *f)
 {
 	struct proxy_worker *pw = f->pw;
-	if (f->prev)
-		f->prev->next = f->next;
-	else if (pw->fwds == f)
-		pw->fwds = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
+	hlink_unlink(&f->link);
 	if (f->st)
 		txn_server_set_owner(f->st, NULL, NULL);
 	if (f->timer_c)
@@ -1279,10 +1274,7 @@ static void proxy_forward(struct proxy_worker *pw, struct txn_server *st, struct
 	f->loop_hash = lh;
 	f->sips = sips;
 	f->is_invite = sip_msg_method_id(req) == SIP_METHOD_INVITE;
-	f->next = pw->fwds;
-	if (pw->fwds)
-		pw->fwds->prev = f;
-	pw->fwds = f;
+	hlink_push(&pw->fwds, &f->link);
 	atomic_fetch_add(&pw->nfwds, 1);
 	txn_server_set_owner(st, server_end_h, f);
 	if (f->is_invite) {
@@ -1647,7 +1639,7 @@ static void fail_branches_on(struct proxy_worker *pw, uint64_t conn_id)
 	 * change under this walk. */
 	for (struct hlink *e = *conn_bucket(pw, conn_id); e; e = e->next) {
 		struct branch *b = CONTAINER_OF(e, struct branch, by_conn);
-		if (b->hop.conn_id == conn_id && b->ct)
+		if (b->hop.conn_id == conn_id) /* indexed once its txn started: b->ct is set */
 			txn_client_transport_error(b->ct, ECONNRESET);
 	}
 }
@@ -1714,7 +1706,7 @@ static void proxy_destroy(void *data)
 		if (!pw)
 			continue;
 		while (pw->fwds)
-			fwd_unlink_free(pw->fwds);
+			fwd_unlink_free(CONTAINER_OF(pw->fwds, struct fwd, link));
 		mem_deref(pw->txl);
 		free((void *)pw->on_demand);
 		EVP_MAC_CTX_free(pw->mac);
