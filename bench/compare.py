@@ -422,6 +422,8 @@ def summarize(sc, reps, error, is_sipsd):
         "held": median_of(ok, lambda r: r["idle"]["held"]),
         "rss_kib": median_of(ok, lambda r: r["server"]["rss_kib_per_conn"]),
         "pss_kib": median_of(ok, lambda r: r["server"]["pss_kib_per_conn"]),
+        "busy_pct": median_of(ok, lambda r: 100.0 * r["server"]["busy"]),
+        "sleeps": median_of(ok, lambda r: r["server"]["sleeps_per_op"]),
         "reps": len(ok),
     }
     if m["cpu_us"]:
@@ -461,7 +463,11 @@ def rows_for(sc):
     rows = [("%s: %s/s (%s)" % (sc["title"], unit, bound), "rate", "", "high"),
             ("%s: server CPU µs per op (lower is better)" % sid, "cpu_us", "", "low"),
             ("%s: %s/s per server core (= 1 s / CPU per op)" % (sid, unit), "per_core", "", "high"),
-            ("%s: latency p50 / p99 ms" % sid, "lat", "", None)]
+            ("%s: latency p50 / p99 ms" % sid, "lat", "", None),
+            # Why CPU per op depends on load: a server below saturation sleeps between messages
+            # and pays for each wake-up (see "Reading the CPU rows").
+            ("%s: server busy, %% of one core" % sid, "busy_pct", "", None),
+            ("%s: server sleeps (voluntary context switches) per op" % sid, "sleeps", "", None)]
     if sid.startswith("resume"):
         rows.append(("%s: handshakes actually resumed, %%" % sid, "resumed_pct", "", None))
     return rows
@@ -484,7 +490,20 @@ def ratio(k, s, key, better):
     return "%.2f×" % (sv / kv)
 
 
-def machine_facts(openssl_root=None):
+def machine_costs(build, server_cpus, client_cpus):
+    """Syscall and wake-up cost measured by bench_machine_costs on the benchmark's own cores."""
+    tool = os.path.join(build, "bench", "machine", "bench_machine_costs")
+    if not os.access(tool, os.X_OK):
+        return None
+    try:
+        p = subprocess.run([tool, server_cpus.split(",")[0].split("-")[0], client_cpus.split(",")[0].split("-")[0]],
+                           capture_output=True, text=True, timeout=60)
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, ValueError, IndexError):
+        return None
+
+
+def machine_facts(openssl_root=None, costs=None):
     facts = []
     facts.append(("cores (nproc)", subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()))
     try:
@@ -502,6 +521,11 @@ def machine_facts(openssl_root=None):
                             "version"], capture_output=True, text=True).stdout.strip()
         facts.append(("OpenSSL of both servers (--openssl-root %s, checked in /proc/PID/maps)" % openssl_root,
                       v or "?"))
+    if costs:
+        facts.append(("syscall cost (getpid, bench_machine_costs)", "%.2f µs" % costs["syscall_us"]))
+        facts.append(("CPU per message of a process that sleeps in epoll_wait between one-byte "
+                      "messages from the client core (3 syscalls + 1 wake-up, bench_machine_costs)",
+                      "%.1f µs" % costs["wakeup_msg_us"]))
     kv = subprocess.run(["sh", "-c", "kamailio -v 2>/dev/null | head -1"], capture_output=True, text=True).stdout.strip()
     facts.append(("Kamailio", kv or "not installed"))
     gv = subprocess.run(["git", "-C", SOURCE_DIR, "describe", "--always", "--dirty"], capture_output=True,
@@ -583,6 +607,7 @@ def main():
         log("interrupted: writing what was measured")
 
     # -------- report
+    costs = machine_costs(args.build, server_cpus, client_cpus)
     date = datetime.date.today().isoformat()
     out = []
     out.append("# sipsd vs Kamailio — %s" % date)
@@ -611,10 +636,21 @@ def main():
     out.append("")
     out.append("## Machine")
     out.append("")
-    for k, v in machine_facts(args.openssl_root):
+    for k, v in machine_facts(args.openssl_root, costs):
         out.append("- %s: %s" % (k, v))
     out.append("- pinning: servers on CPU %s (taskset), sipsbench on CPU %s, one sipsbench thread"
                % (server_cpus, client_cpus))
+    out.append("")
+    out.append("## Reading the CPU rows")
+    out.append("")
+    out.append("CPU per op is the server's CPU time over the run divided by the operations completed. "
+               "A server that keeps up with sipsbench's single core sleeps between messages and pays "
+               "for every wake-up (the \"sleeps per op\" row; the machine facts give the cost of one "
+               "message with a wake-up), while a saturated server (busy near 100%) handles several "
+               "messages per wake-up and pays almost none. The faster server is therefore charged for "
+               "its idle time, the more so where wake-ups cost much (a virtual machine, see the "
+               "machine facts); the opt-in call_rate scenario measures both servers below "
+               "saturation. Compare ratios only between runs whose machine facts agree.")
     out.append("")
     out.append("## How the two servers were set up")
     out.append("")

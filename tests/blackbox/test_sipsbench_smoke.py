@@ -105,6 +105,12 @@ def test_register(server, demo_pki):
 def test_call(server, demo_pki):
     res = bench(server, demo_pki, "call", "-n", "10", "-u", "2", "-c", "1")
     assert_clean(res, 10)
+    # One call at a time: the server waits for the client between messages, so its threads
+    # block (voluntary context switches) several times per call, and it is mostly idle.
+    srv = res["server"]
+    assert srv["sleeps_per_op"] >= 1, srv
+    assert 0 <= srv["busy"] < 0.9, srv
+    assert srv["preemptions_per_op"] >= 0, srv
 
 
 def test_idle_register(server, demo_pki):

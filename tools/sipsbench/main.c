@@ -72,8 +72,8 @@ static void usage(FILE *f)
 		"      --hold S               idle: seconds to hold the connections (default 5)\n"
 		"      --no-register          idle: OPTIONS instead of REGISTER\n"
 		"output:\n"
-		"  -p, --server-pid PID       sample the server's CPU (utime+stime) and RSS/PSS from /proc\n"
-		"                             (the process and its children)\n"
+		"  -p, --server-pid PID       sample the server's CPU (utime+stime), context switches and\n"
+		"                             RSS/PSS from /proc (the process and its children)\n"
 		"      --json                 JSON result on stdout (summary goes to stderr)\n"
 		"      --no-progress          no live line even on a terminal\n");
 }
@@ -805,6 +805,12 @@ int main(int argc, char **argv)
 	long tck = proc_clk_tck();
 	double cpu_s = (before.ok && after.ok) ? (double)(after.ticks - before.ticks) / (double)tck : -1;
 	double cpu_us_op = (cpu_s >= 0 && s->ops) ? cpu_s * 1e6 / (double)s->ops : -1;
+	/* How busy the server was, and how often it went to sleep: a server that keeps up with the
+	 * load sleeps between messages, and each wake-up costs it CPU that a saturated server
+	 * (batching many messages per wake-up) does not pay. Explains CPU per op across machines. */
+	double busy = (cpu_s >= 0 && run_s > 0) ? cpu_s / run_s : -1;
+	double sleeps_op = (cpu_s >= 0 && s->ops) ? (double)(after.sleeps - before.sleeps) / (double)s->ops : -1;
+	double preempts_op = (cpu_s >= 0 && s->ops) ? (double)(after.preempts - before.preempts) / (double)s->ops : -1;
 	uint64_t conns_for_mem = o.scen == SC_IDLE ? held : 0;
 	double rss_per = (before.ok && after.ok && conns_for_mem) ?
 				 ((double)after.rss_kib - (double)before.rss_kib) / (double)conns_for_mem : -1;
@@ -836,6 +842,9 @@ int main(int argc, char **argv)
 	if (cpu_s >= 0)
 		fprintf(sf, "  server   %u process%s, CPU %.3f s = %.1f us/op\n", after.nproc,
 			after.nproc == 1 ? "" : "es", cpu_s, cpu_us_op);
+	if (cpu_s >= 0 && o.scen != SC_IDLE && s->ops)
+		fprintf(sf, "           busy %.0f%% of one core; per op %.2f sleeps (voluntary context switches), "
+			    "%.2f preemptions\n", busy * 100, sleeps_op, preempts_op);
 	if (o.scen == SC_IDLE) {
 		fprintf(sf, "  idle     %llu connections held (%llu at the end of a %.0f s hold)\n",
 			(unsigned long long)held, (unsigned long long)held_end, o.hold);
@@ -871,6 +880,9 @@ int main(int argc, char **argv)
 			       after.nproc, tck);
 			if (cpu_s >= 0)
 				printf(",\"cpu_s\":%.3f,\"cpu_us_per_op\":%.2f", cpu_s, cpu_us_op);
+			if (cpu_s >= 0 && o.scen != SC_IDLE && s->ops)
+				printf(",\"busy\":%.3f,\"sleeps_per_op\":%.3f,\"preemptions_per_op\":%.3f", busy,
+				       sleeps_op, preempts_op);
 			printf(",\"rss_kib_before\":%llu,\"rss_kib_after\":%llu,\"pss_kib_before\":%llu,"
 			       "\"pss_kib_after\":%llu",
 			       (unsigned long long)before.rss_kib, (unsigned long long)after.rss_kib,

@@ -146,7 +146,7 @@ static bool read_stat(pid_t pid, pid_t *ppid, uint64_t *ticks)
 	return true;
 }
 
-static uint64_t read_kib_field(const char *path, const char *key)
+static uint64_t read_u64_field(const char *path, const char *key)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -162,6 +162,26 @@ static uint64_t read_kib_field(const char *path, const char *key)
 	}
 	fclose(f);
 	return v;
+}
+
+/* Context switches of every thread of pid (/proc/PID/status counts the main thread only). */
+static void add_ctxt_switches(pid_t pid, struct proc_sample *out)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		char tpath[320];
+		snprintf(tpath, sizeof(tpath), "/proc/%d/task/%s/status", (int)pid, de->d_name);
+		out->sleeps += read_u64_field(tpath, "voluntary_ctxt_switches");
+		out->preempts += read_u64_field(tpath, "nonvoluntary_ctxt_switches");
+	}
+	closedir(d);
 }
 
 #define PROC_TREE_MAX 512
@@ -211,9 +231,10 @@ bool proc_sample(pid_t root, struct proc_sample *out)
 			continue;
 		out->ticks += ticks;
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)tree[i]);
-		out->rss_kib += read_kib_field(path, "VmRSS");
+		out->rss_kib += read_u64_field(path, "VmRSS");
 		snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)tree[i]);
-		out->pss_kib += read_kib_field(path, "Pss");
+		out->pss_kib += read_u64_field(path, "Pss");
+		add_ctxt_switches(tree[i], out);
 		out->nproc++;
 	}
 	out->ok = true;

@@ -57,6 +57,8 @@ struct proc_sample {
 	uint64_t ticks;   /* utime + stime of the process and its descendants */
 	uint64_t rss_kib; /* VmRSS summed */
 	uint64_t pss_kib; /* Pss summed (shared pages counted once across processes) */
+	uint64_t sleeps;  /* voluntary context switches of every thread (blocked: epoll, futex, I/O) */
+	uint64_t preempts;/* involuntary context switches of every thread */
 };
 
 bool proc_sample(pid_t pid, struct proc_sample *out);
