@@ -424,6 +424,7 @@ def summarize(sc, reps, error, is_sipsd):
         "pss_kib": median_of(ok, lambda r: r["server"]["pss_kib_per_conn"]),
         "busy_pct": median_of(ok, lambda r: 100.0 * r["server"]["busy"]),
         "sleeps": median_of(ok, lambda r: r["server"]["sleeps_per_op"]),
+        "client_busy_pct": median_of(ok, lambda r: 100.0 * r["client"]["busy"]),
         "reps": len(ok),
     }
     if m["cpu_us"]:
@@ -467,7 +468,9 @@ def rows_for(sc):
             # Why CPU per op depends on load: a server below saturation sleeps between messages
             # and pays for each wake-up (see "Reading the CPU rows").
             ("%s: server busy, %% of one core" % sid, "busy_pct", "", None),
-            ("%s: server sleeps (voluntary context switches) per op" % sid, "sleeps", "", None)]
+            ("%s: server sleeps (voluntary context switches) per op" % sid, "sleeps", "", None),
+            ("%s: sipsbench busy, %% of its core (near 100: the client bounded the rate)" % sid,
+             "client_busy_pct", "", None)]
     if sid.startswith("resume"):
         rows.append(("%s: handshakes actually resumed, %%" % sid, "resumed_pct", "", None))
     return rows

@@ -111,6 +111,9 @@ def test_call(server, demo_pki):
     assert srv["sleeps_per_op"] >= 1, srv
     assert 0 <= srv["busy"] < 0.9, srv
     assert srv["preemptions_per_op"] >= 0, srv
+    # and the client reports its own CPU: near 100% of its core means it bounded the rate
+    cli = res["client"]
+    assert cli["cpu_us_per_op"] > 0 and 0 < cli["busy"] < 1.5, cli
 
 
 def test_idle_register(server, demo_pki):

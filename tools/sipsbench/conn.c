@@ -241,6 +241,11 @@ static bool conn_read(struct conn *c)
 			}
 			memcpy(c->rbuf + c->rlen, tmp, (size_t)n);
 			c->rlen += (size_t)n;
+			/* A short read with nothing left inside OpenSSL drained the socket for now: the
+			 * level-triggered read event fires again when more arrives, so the read that would
+			 * only say EAGAIN is skipped (read-ahead is on, main.c). */
+			if ((size_t)n < sizeof(tmp) && !SSL_has_pending(c->ssl))
+				break;
 			continue;
 		}
 		int e = SSL_get_error(c->ssl, n);
