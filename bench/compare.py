@@ -177,6 +177,10 @@ idle_timeout = 3600
 class Kamailio(Server):
     name = "kamailio"
 
+    def __init__(self, work, pki, cpus, port, loader=None, env=None):
+        super().__init__(work, pki, cpus, port, loader)
+        self.env = env or {}
+
     def start(self, n_users):
         os.makedirs(self.work, exist_ok=True)
         if not shutil.which("kamailio") and not os.path.exists("/usr/sbin/kamailio"):
@@ -184,7 +188,7 @@ class Kamailio(Server):
             return False
         self.cmd = [os.path.join(HERE, "kamailio", "start.sh"), self.work, self.pki, "127.0.0.1",
                     str(self.port), str(n_users), PASSWORD, self.cpus]
-        env = dict(os.environ, KAM_LOADER=self.loader or "")
+        env = dict(os.environ, KAM_LOADER=self.loader or "", **self.env)
         p = subprocess.run(self.cmd, capture_output=True, text=True, timeout=60, env=env)
         if p.returncode != 0:
             self.error = "kamailio did not start: " + p.stderr.strip()[-300:]
@@ -258,6 +262,14 @@ def scenarios(args):
              extra=["-d", d, "-c", "32", "-u", "200", "--digest-alg", "MD5"], sipsd_conf_extra="\n[registrar]\ndurable = no\n",
              title="REGISTER with digest, sipsd bindings in memory only ([registrar] durable = no, like "
                    "Kamailio's usrloc db_mode 0)"),
+        # Durable against durable: Kamailio's usrloc writes each binding through to SQLite
+        # (db_mode 1, WAL, synchronous FULL by default) before it replies, as sipsd's store
+        # commits before its 200 (sipsd groups the commits of concurrent registrations).
+        dict(id="register_durable_both", group="sip", scen="register",
+             extra=["-d", d, "-c", "32", "-u", "200", "--digest-alg", "MD5"],
+             kamailio_env={"KAM_UL_DB_MODE": "1"},
+             title="REGISTER with digest, both durable (Kamailio usrloc db_mode 1: written through to "
+                   "SQLite in WAL mode before the reply, as sipsd's store commits before its 200)"),
         dict(id="call", group="sip", scen="call",
              extra=["-d", d, "-c", "50", "-u", "100"],
              title="call INVITE/180/200/ACK/BYE/200 through the proxy (record-route)"),
@@ -294,6 +306,8 @@ def start_server(args, spec, sc, rep):
     kw = dict(kw)
     if sname == "sipsd" and sc.get("sipsd_conf_extra"):
         kw["conf_extra"] = sc["sipsd_conf_extra"]
+    if sname == "kamailio" and sc.get("kamailio_env"):
+        kw["env"] = sc["kamailio_env"]
     server = cls(work=work, port=port, **kw)
     if not server.start(max(args.idle_conns, 1000)):
         return None, server.error
@@ -670,7 +684,7 @@ def main():
     out.append("- Kamailio 5.6 (bench/kamailio/kamailio.cfg, tls.cfg.in, start.sh): tls module with "
                "`session_cache=1`, `ssl_release_buffers=1`, `require_certificate=yes`; sl answers "
                "OPTIONS; registrar + auth_db over SQLite (Kamailio's own schema from the package, "
-               "HA1 stored as sipsd stores it, `calculate_ha1=no`), **usrloc in memory (db_mode 0)** dropping contacts whose TLS "
+               "HA1 stored as sipsd stores it, `calculate_ha1=no`), **usrloc in memory (db_mode 0)** except in register_durable_both (db_mode 1, write-through, the SQLite database in WAL mode), dropping contacts whose TLS "
                "connection closed (`handle_lost_tcp=1`, checked every second, as sipsd skips failed "
                "flows: otherwise each INVITE forks to the dead contacts of earlier repetitions); "
                "tm + rr for calls; "

@@ -5,7 +5,7 @@
 # Writes bench/results/YYYY-MM-DD.md and prints it. Knobs (environment):
 #   BENCH_REPS (3), BENCH_DURATION (10 s per throughput run), BENCH_IDLE_CONNS (15000),
 #   BENCH_SERVER_CPUS (last core), BENCH_CLIENT_CPUS (0), BENCH_ONLY (tls|sip),
-#   BENCH_SCENARIOS (comma list: handshake,resume13,resume12,register,register_volatile,call,idle,idle_registered;
+#   BENCH_SCENARIOS (comma list: handshake,resume13,resume12,register,register_volatile,register_durable_both,call,idle,idle_registered;
 #   call_rate only when named: calls at BENCH_CALL_RATE per second, default 6000),
 #   BENCH_OPENSSL_ROOT (both servers on the OpenSSL that bench/openssl-root.sh fetched there)
 set -eu
