@@ -14,6 +14,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,13 +50,27 @@ static int pin(int cpu)
 	return sched_setaffinity(0, sizeof(s), &s);
 }
 
+/* A CPU number, or -1 when s is not one. */
+static int cpu_arg(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	return errno || end == s || *end || v < 0 || v >= CPU_SETSIZE ? -1 : (int)v;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
 		fprintf(stderr, "usage: bench_machine_costs SERVER_CPU CLIENT_CPU\n");
 		return 2;
 	}
-	int scpu = atoi(argv[1]), ccpu = atoi(argv[2]);
+	int scpu = cpu_arg(argv[1]), ccpu = cpu_arg(argv[2]);
+	if (scpu < 0 || ccpu < 0) {
+		fprintf(stderr, "bench_machine_costs: CPU numbers must be 0..%d, got %s %s\n", CPU_SETSIZE - 1,
+			argv[1], argv[2]);
+		return 2;
+	}
 	alarm(30);
 	if (pin(scpu) != 0) {
 		perror("sched_setaffinity");
