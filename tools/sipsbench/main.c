@@ -825,8 +825,10 @@ int main(int argc, char **argv)
 	 * load sleeps between messages, and each wake-up costs it CPU that a saturated server
 	 * (batching many messages per wake-up) does not pay. Explains CPU per op across machines. */
 	double busy = (cpu_s >= 0 && run_s > 0) ? cpu_s / run_s : -1;
-	double sleeps_op = (cpu_s >= 0 && s->ops) ? (double)(after.sleeps - before.sleeps) / (double)s->ops : -1;
-	double preempts_op = (cpu_s >= 0 && s->ops) ? (double)(after.preempts - before.preempts) / (double)s->ops : -1;
+	/* a thread that ended during the run takes its counts along: then say nothing */
+	bool switches_ok = cpu_s >= 0 && s->ops && after.sleeps >= before.sleeps && after.preempts >= before.preempts;
+	double sleeps_op = switches_ok ? (double)(after.sleeps - before.sleeps) / (double)s->ops : -1;
+	double preempts_op = switches_ok ? (double)(after.preempts - before.preempts) / (double)s->ops : -1;
 	uint64_t conns_for_mem = o.scen == SC_IDLE ? held : 0;
 	double rss_per = (before.ok && after.ok && conns_for_mem) ?
 				 ((double)after.rss_kib - (double)before.rss_kib) / (double)conns_for_mem : -1;
@@ -858,9 +860,13 @@ int main(int argc, char **argv)
 	if (cpu_s >= 0)
 		fprintf(sf, "  server   %u process%s, CPU %.3f s = %.1f us/op\n", after.nproc,
 			after.nproc == 1 ? "" : "es", cpu_s, cpu_us_op);
-	if (cpu_s >= 0 && o.scen != SC_IDLE && s->ops)
-		fprintf(sf, "           busy %.0f%% of one core; per op %.2f sleeps (voluntary context switches), "
-			    "%.2f preemptions\n", busy * 100, sleeps_op, preempts_op);
+	if (cpu_s >= 0 && o.scen != SC_IDLE && s->ops) {
+		fprintf(sf, "           busy %.0f%% of one core", busy * 100);
+		if (switches_ok)
+			fprintf(sf, "; per op %.2f sleeps (voluntary context switches), %.2f preemptions",
+				sleeps_op, preempts_op);
+		fprintf(sf, "\n");
+	}
 	/* A client near 100% of its cores bounds the rate: the server was not loaded to its limit. */
 	if (o.scen != SC_IDLE && s->ops && run_s > 0)
 		fprintf(sf, "  client   CPU %.3f s = %.1f us/op, busy %.0f%% of one core (%u thread%s)\n", client_cpu,
@@ -905,8 +911,10 @@ int main(int argc, char **argv)
 			if (cpu_s >= 0)
 				printf(",\"cpu_s\":%.3f,\"cpu_us_per_op\":%.2f", cpu_s, cpu_us_op);
 			if (cpu_s >= 0 && o.scen != SC_IDLE && s->ops)
-				printf(",\"busy\":%.3f,\"sleeps_per_op\":%.3f,\"preemptions_per_op\":%.3f", busy,
-				       sleeps_op, preempts_op);
+				printf(",\"busy\":%.3f", busy);
+			if (switches_ok && o.scen != SC_IDLE)
+				printf(",\"sleeps_per_op\":%.3f,\"preemptions_per_op\":%.3f", sleeps_op,
+				       preempts_op);
 			printf(",\"rss_kib_before\":%llu,\"rss_kib_after\":%llu,\"pss_kib_before\":%llu,"
 			       "\"pss_kib_after\":%llu",
 			       (unsigned long long)before.rss_kib, (unsigned long long)after.rss_kib,
