@@ -94,6 +94,7 @@ struct worker {
 	enum phase seen;          /* the last global phase this worker acted on */
 	unsigned src_next;
 	uint64_t seq;             /* Call-IDs, tags, branches */
+	uint64_t rng;             /* their random part: splitmix64, seeded once from RAND_bytes */
 	/* persistent connections (register, call, idle) */
 	struct conn **conns;
 	unsigned nconns, nconns_cap;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -695,6 +696,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < o.threads; i++) {
 		struct worker *w = &ws[i];
 		w->id = i;
+		if (RAND_bytes((unsigned char *)&w->rng, sizeof(w->rng)) != 1)
+			w->rng = (uint64_t)now_us() ^ ((uint64_t)getpid() << 32) ^ i;
 		w->o = &o;
 		w->ops = scen_get(o.scen);
 		w->base = event_base_new();
