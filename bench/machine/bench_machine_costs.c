@@ -110,6 +110,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NMSG && ok; i++)
 		ok = epoll_wait(ep, got, 4, -1) == 1 && read(sv[0], &b, 1) == 1 && write(sv[0], &b, 1) == 1;
 	double msg_us = (cpu_s() - c0) / NMSG * 1e6;
+	close(sv[0]); /* a child still waiting to read sees EOF and ends */
 	int st = 0;
 	waitpid(child, &st, 0);
 	if (!ok || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
