@@ -827,11 +827,16 @@ int main(int argc, char **argv)
 	/* How busy the server was, and how often it went to sleep: a server that keeps up with the
 	 * load sleeps between messages, and each wake-up costs it CPU that a saturated server
 	 * (batching many messages per wake-up) does not pay. Explains CPU per op across machines. */
-	double busy = (cpu_s >= 0 && run_s > 0) ? cpu_s / run_s : -1;
+	bool busy_ok = cpu_s >= 0 && o.scen != SC_IDLE && s->ops && run_s > 0;
+	double busy = busy_ok ? cpu_s / run_s : -1;
 	/* a thread that ended during the run takes its counts along: then say nothing */
-	bool switches_ok = cpu_s >= 0 && s->ops && after.sleeps >= before.sleeps && after.preempts >= before.preempts;
+	bool switches_ok = busy_ok && after.sleeps >= before.sleeps && after.preempts >= before.preempts;
 	double sleeps_op = switches_ok ? (double)(after.sleeps - before.sleeps) / (double)s->ops : -1;
 	double preempts_op = switches_ok ? (double)(after.preempts - before.preempts) / (double)s->ops : -1;
+	/* this process's own share: near 100% of its core, the client set the rate */
+	bool client_ok = o.scen != SC_IDLE && s->ops && run_s > 0;
+	double client_us_op = client_ok ? client_cpu * 1e6 / (double)s->ops : -1;
+	double client_busy = client_ok ? client_cpu / run_s : -1;
 	uint64_t conns_for_mem = o.scen == SC_IDLE ? held : 0;
 	double rss_per = (before.ok && after.ok && conns_for_mem) ?
 				 ((double)after.rss_kib - (double)before.rss_kib) / (double)conns_for_mem : -1;
@@ -863,18 +868,16 @@ int main(int argc, char **argv)
 	if (cpu_s >= 0)
 		fprintf(sf, "  server   %u process%s, CPU %.3f s = %.1f us/op\n", after.nproc,
 			after.nproc == 1 ? "" : "es", cpu_s, cpu_us_op);
-	if (cpu_s >= 0 && o.scen != SC_IDLE && s->ops) {
+	if (busy_ok) {
 		fprintf(sf, "           busy %.0f%% of one core", busy * 100);
 		if (switches_ok)
 			fprintf(sf, "; per op %.2f sleeps (voluntary context switches), %.2f preemptions",
 				sleeps_op, preempts_op);
 		fprintf(sf, "\n");
 	}
-	/* A client near 100% of its cores bounds the rate: the server was not loaded to its limit. */
-	if (o.scen != SC_IDLE && s->ops && run_s > 0)
+	if (client_ok)
 		fprintf(sf, "  client   CPU %.3f s = %.1f us/op, busy %.0f%% of one core (%u thread%s)\n", client_cpu,
-			client_cpu * 1e6 / (double)s->ops, client_cpu / run_s * 100, o.threads,
-			o.threads == 1 ? "" : "s");
+			client_us_op, client_busy * 100, o.threads, o.threads == 1 ? "" : "s");
 	if (o.scen == SC_IDLE) {
 		fprintf(sf, "  idle     %llu connections held (%llu at the end of a %.0f s hold)\n",
 			(unsigned long long)held, (unsigned long long)held_end, o.hold);
@@ -902,9 +905,9 @@ int main(int argc, char **argv)
 		for (int k = 0; k < ERR__COUNT; k++)
 			printf(",\"%s\":%llu", err_kind_name(k), (unsigned long long)s->errs[k]);
 		printf("}");
-		if (o.scen != SC_IDLE && s->ops && run_s > 0)
+		if (client_ok)
 			printf(",\"client\":{\"cpu_s\":%.3f,\"cpu_us_per_op\":%.2f,\"busy\":%.3f}", client_cpu,
-			       client_cpu * 1e6 / (double)s->ops, client_cpu / run_s);
+			       client_us_op, client_busy);
 		if (o.scen == SC_IDLE)
 			printf(",\"idle\":{\"held\":%llu,\"held_end\":%llu,\"hold_s\":%.1f}",
 			       (unsigned long long)held, (unsigned long long)held_end, o.hold);
@@ -913,9 +916,9 @@ int main(int argc, char **argv)
 			       after.nproc, tck);
 			if (cpu_s >= 0)
 				printf(",\"cpu_s\":%.3f,\"cpu_us_per_op\":%.2f", cpu_s, cpu_us_op);
-			if (cpu_s >= 0 && o.scen != SC_IDLE && s->ops)
+			if (busy_ok)
 				printf(",\"busy\":%.3f", busy);
-			if (switches_ok && o.scen != SC_IDLE)
+			if (switches_ok)
 				printf(",\"sleeps_per_op\":%.3f,\"preemptions_per_op\":%.3f", sleeps_op,
 				       preempts_op);
 			printf(",\"rss_kib_before\":%llu,\"rss_kib_after\":%llu,\"pss_kib_before\":%llu,"
