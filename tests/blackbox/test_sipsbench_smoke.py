@@ -5,8 +5,10 @@ its command line: bad values and an absent server end it at once with the reason
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -115,6 +117,43 @@ def test_call(server, demo_pki):
     # and the client reports its own CPU: near 100% of its core means it bounded the rate
     cli = res["client"]
     assert cli["cpu_us_per_op"] > 0 and 0 < cli["busy"] < 1.5, cli
+
+
+def strace_counts(cmd, calls, timeout=120):
+    """Runs cmd under strace -f -c for the given syscalls; returns ({syscall: count}, rc)."""
+    strace = shutil.which("strace")
+    assert strace, "strace missing (make deps-test installs it)"
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
+        p = subprocess.run([strace, "-f", "-c", "-o", out.name, "-e", "trace=" + ",".join(calls)] + cmd,
+                           capture_output=True, text=True, timeout=timeout)
+        counts = {}
+        for line in out.read().splitlines():
+            f = line.split()
+            # % time, seconds, usecs/call, calls, [errors,] syscall
+            if len(f) >= 5 and f[-1] in calls and f[3].isdigit():
+                counts[f[-1]] = int(f[3])
+    return counts, p
+
+
+def test_call_costs_the_client_few_syscalls(server, demo_pki):
+    """sipsbench must stay cheaper per message than the server it loads. One read() per
+    arrival (OpenSSL read-ahead, no read that only says EAGAIN), not two per TLS record plus
+    one; and no RAND_bytes per Call-ID, tag or branch, each of which costs OpenSSL 3.0 a
+    getpid() syscall (fork check). Counted over 200 calls, setup included: before, about 19
+    read() and 6 getpid() per call; now about 7 and almost none (a few per TLS context and
+    handshake)."""
+    host, port = server.addr
+    n = 200
+    counts, p = strace_counts([SIPSBENCH, "call", "-t", "%s:%d" % (host, port),
+                               "--ca", os.path.join(demo_pki, "ca.pem"),
+                               "--cert", os.path.join(demo_pki, "alice.pem"),
+                               "--key", os.path.join(demo_pki, "alice.key"),
+                               "-u", "2", "-c", "1", "-n", str(n), "-d", "60", "--no-progress"],
+                              ["read", "getpid"])
+    summary = p.stdout + p.stderr
+    assert p.returncode == 0 and "ops      %d " % n in summary, summary
+    assert counts.get("read", 0) < 12 * n, counts
+    assert counts.get("getpid", 0) < n // 2, counts
 
 
 def test_idle_register(server, demo_pki):
