@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 30
 
 # Debian packages: building, testing (cmocka, pytest, libFuzzer), and the demo.
 PKGS_BUILD = build-essential cmake pkg-config clang libssl-dev libevent-dev libinih-dev libsqlite3-dev openssl libgoogle-perftools-dev
-PKGS_TEST  = libcmocka-dev libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest procps iproute2 util-linux strace kamailio kamailio-tls-modules sip-tester
+PKGS_TEST  = libcmocka-dev libfuzzer-14-dev libclang-rt-14-dev python3 python3-pytest procps iproute2 util-linux strace kamailio kamailio-tls-modules kamailio-sqlite-modules sip-tester
 PKGS_BENCH = libosip2-dev libgnutls28-dev libwolfssl-dev kamailio kamailio-tls-modules kamailio-sqlite-modules sqlite3 iproute2 util-linux
 
 .PHONY: all build demo test fuzz bench deps-build deps-test deps-bench clean

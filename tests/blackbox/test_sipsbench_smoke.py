@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,56 @@ def test_call_costs_the_client_few_syscalls(server, demo_pki):
     assert p.returncode == 0 and "ops      %d " % n in summary, summary
     assert counts.get("read", 0) < 12 * n, counts
     assert counts.get("getpid", 0) < n // 2, counts
+
+
+SOURCE_DIR = os.environ.get("SIPSD_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def test_machine_costs_tool():
+    """bench_machine_costs (the machine facts of every bench result) prints both costs and
+    refuses what is not a CPU number."""
+    tool = os.path.join(BUILD_DIR, "bench", "machine", "bench_machine_costs")
+    p = subprocess.run([tool, "0", "0"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    costs = json.loads(p.stdout)
+    assert costs["syscall_us"] > 0 and costs["wakeup_msg_us"] > costs["syscall_us"], costs
+    for bad in (["x", "0"], ["0", "-1"], ["0", "99999"], ["0"]):
+        p = subprocess.run([tool] + bad, capture_output=True, text=True, timeout=10)
+        assert p.returncode == 2 and p.stderr, (bad, p.stderr)
+
+
+def test_bench_kamailio_writes_bindings_through(demo_pki, tmp_path):
+    """make bench's register_durable_both: with KAM_UL_DB_MODE=1 Kamailio's usrloc writes each
+    binding to its SQLite database (in WAL mode, as sipsd's store) before replying, so the
+    durable-against-durable row compares like with like."""
+    if not shutil.which("kamailio") and not os.path.exists("/usr/sbin/kamailio"):
+        pytest.fail("kamailio missing (make deps-test installs it)")
+    host = loopback_addr()
+    port = free_port(host)
+    work = str(tmp_path / "kam")
+    start = os.path.join(SOURCE_DIR, "bench", "kamailio", "start.sh")
+    p = subprocess.run([start, work, demo_pki, host, str(port), "4", "secret"], capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, KAM_UL_DB_MODE="1"))
+    assert p.returncode == 0, p.stderr
+    pid = int(p.stdout.split()[-1])
+    try:
+        r = subprocess.run([SIPSBENCH, "register", "-t", "%s:%d" % (host, port),
+                            "--ca", os.path.join(demo_pki, "ca.pem"),
+                            "--cert", os.path.join(demo_pki, "alice.pem"),
+                            "--key", os.path.join(demo_pki, "alice.key"), "--digest-alg", "MD5",
+                            "-u", "4", "-c", "2", "-n", "20", "-d", "30", "--no-progress"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        db = sqlite3.connect(os.path.join(work, "kamailio.db"))
+        try:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            users = {row[0] for row in db.execute("SELECT username FROM location")}
+        finally:
+            db.close()
+        assert users == {"user0", "user1", "user2", "user3"}, users
+    finally:
+        os.kill(pid, 15)
 
 
 def test_idle_register(server, demo_pki):
