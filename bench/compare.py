@@ -2,7 +2,7 @@
 """Side-by-side benchmark of sipsd and Kamailio 5.6 on loopback (the `make bench` engine).
 
 For every scenario: start both servers fresh, pinned with taskset to the same core(s), warm
-each up with a short unrecorded run, run sipsbench (pinned to the other core) three times
+each up with unrecorded runs until its page faults per op settle, run sipsbench (pinned to the other core) three times
 against each, alternating the servers run by run so that the machine's load drifts reach both,
 keep the medians, stop the servers. Memory scenarios start one fresh server per run instead.
 Both servers get the same certificates and CA, require client certificates, and keep a
@@ -37,6 +37,8 @@ import labpki  # noqa: E402
 
 SRC_RANGE = "127.0.0.2-127.0.0.60"
 PASSWORD = "bench-secret"
+WARM_STEP_S = 3.0       # length of one unrecorded warm-up run
+FAULTS_SETTLED = 0.05   # page faults per op below which a server counts as warmed up
 NA_NOT_IMPL = "n/a (sipsd: not implemented yet)"
 
 
@@ -348,12 +350,14 @@ def alive(server):
 
 
 def measure(args, runner, specs, sc):
-    """args.reps repetitions per server. Throughput scenarios keep one server of each kind up
-    and alternate them repetition by repetition (K S, S K, K S, ...), so a change in the
-    machine's load during the scenario reaches both; the idle one sleeps in epoll. Memory
-    scenarios start a fresh server per repetition, one server at a time."""
+    """args.reps repetitions per server. Throughput scenarios keep one server of each kind up,
+    warm each up until its page faults settle, and alternate them repetition by repetition
+    (K S, S K, K S, ...), so a change in the machine's load during the scenario reaches both;
+    the idle one sleeps in epoll. Memory scenarios start a fresh server per repetition, one
+    server at a time. Returns (repetitions, errors, warm-ups: {server: (seconds, faults/op)})."""
     reps = {spec[0]: [] for spec in specs}
     errors = {spec[0]: None for spec in specs}
+    warmups = {}
     if sc.get("fresh_each"):
         for spec in specs:
             for rep in range(args.reps):
@@ -367,17 +371,28 @@ def measure(args, runner, specs, sc):
                 if not ok:
                     errors[spec[0]] = "%s exited during the run" % spec[0]
                     break
-        return reps, errors
+        return reps, errors, warmups
     servers = {}
     for spec in specs:
         servers[spec[0]], errors[spec[0]] = start_server(args, spec, sc, 0)
-    # One short unrecorded run each first: a server's first run pays its warm-up (Kamailio's
-    # first call run measured 137 µs per call against 119 µs for the next two).
-    warm = warm_extra(sc["extra"], min(3.0, args.duration))
+    # Unrecorded warm-up runs until the server's page faults per op settle: a server still
+    # growing its memory pays a first touch per new page. Kamailio's call runs measured 5 faults
+    # and 200+ µs per call in their first seconds, then ~0 faults and ~125 µs after about 40 s
+    # of calls here; a single short warm-up left its first recorded run inflated.
+    warm = warm_extra(sc["extra"], min(WARM_STEP_S, args.duration))
     for sname, server in servers.items():
-        if server is not None:
-            log("%s %s warm-up (not recorded)" % (sname, sc["id"]))
-            runner.run(server, sc["scen"], warm, int(args.duration) + 200)
+        if server is None:
+            continue
+        spent, faults = 0.0, None
+        while True:
+            r = runner.run(server, sc["scen"], warm, int(args.duration) + 200)
+            spent += r.get("duration_s", 0.0)
+            faults = r.get("server", {}).get("faults_per_op")
+            log("%s %s warm-up (not recorded): %.0f s so far, %s page faults per op" % (
+                sname, sc["id"], spent, "?" if faults is None else "%.3f" % faults))
+            if faults is None or faults <= FAULTS_SETTLED or spent >= args.warmup_max:
+                break
+        warmups[sname] = (spent, faults)
     try:
         for rep in range(args.reps):
             order = [spec[0] for spec in specs]
@@ -396,7 +411,7 @@ def measure(args, runner, specs, sc):
         for server in servers.values():
             if server is not None:
                 server.stop()
-    return reps, errors
+    return reps, errors, warmups
 
 
 def paired_ratios(k_reps, s_reps, key_fn):
@@ -438,6 +453,7 @@ def summarize(sc, reps, error, is_sipsd):
         "pss_kib": median_of(ok, lambda r: r["server"]["pss_kib_per_conn"]),
         "busy_pct": median_of(ok, lambda r: 100.0 * r["server"]["busy"]),
         "sleeps": median_of(ok, lambda r: r["server"]["sleeps_per_op"]),
+        "faults": median_of(ok, lambda r: r["server"]["faults_per_op"]),
         "client_busy_pct": median_of(ok, lambda r: 100.0 * r["client"]["busy"]),
         "reps": len(ok),
     }
@@ -483,6 +499,11 @@ def rows_for(sc):
             # and pays for each wake-up (see "Reading the CPU rows").
             ("%s: server busy, %% of one core" % sid, "busy_pct", "", None),
             ("%s: server sleeps (voluntary context switches) per op" % sid, "sleeps", "", None),
+            # A server still warming up (first touches of memory) pays page faults: each run
+            # starts once they have settled (the warm-up row), so this stays near 0.
+            ("%s: server page faults per op" % sid, "faults", "", None),
+            ("%%s: unrecorded warm-up before the runs, s (until page faults per op <= %g)" % FAULTS_SETTLED % sid,
+             "warmup_s", "", None),
             ("%s: sipsbench busy, %% of its core (near 100: the client bounded the rate)" % sid,
              "client_busy_pct", "", None)]
     if sid.startswith("resume"):
@@ -568,6 +589,8 @@ def main():
     ap.add_argument("--idle-conns", type=int, default=15000)
     ap.add_argument("--call-rate", type=int, default=6000, help="calls/s of the opt-in call_rate scenario")
     ap.add_argument("--ua-certs", type=int, default=200)
+    ap.add_argument("--warmup-max", type=float, default=90,
+                    help="seconds of unrecorded warm-up per server and scenario at most (until page faults settle)")
     ap.add_argument("--work", default=None)
     ap.add_argument("--openssl-root", default=None,
                     help="run both servers on the OpenSSL that bench/openssl-root.sh put in this directory")
@@ -613,9 +636,11 @@ def main():
             specs.append((sname, Kamailio, dict(pki=pki, cpus=server_cpus, loader=loader), ports[sname]))
     try:
         for sc in scs:
-            reps, errs = measure(args, runner, specs, sc)
+            reps, errs, warmups = measure(args, runner, specs, sc)
             for sname in servers:
                 results[(sc["id"], sname)] = summarize(sc, reps[sname], errs[sname], sname == "sipsd")
+                if isinstance(results[(sc["id"], sname)], dict) and sname in warmups:
+                    results[(sc["id"], sname)]["warmup_s"] = warmups[sname][0]
             if not sc.get("fresh_each") and "sipsd" in reps and "kamailio" in reps:
                 ok = lambda rs: [r for r in rs if "failed" not in r]
                 paired[sc["id"]] = paired_ratios(ok(reps["kamailio"]), ok(reps["sipsd"]),
@@ -632,7 +657,7 @@ def main():
     how = "`make bench`" if not args.openssl_root else "`BENCH_OPENSSL_ROOT=%s make bench`" % args.openssl_root
     out.append("Produced by " + how + " (bench/run.sh → bench/compare.py), %d repetitions per "
                "scenario, medians; %.0f s per throughput run; wall time %.0f s. Throughput runs "
-               "follow a short unrecorded warm-up run per server and alternate the two servers (Kamailio, sipsd, then sipsd, Kamailio, ...); the CPU rows "
+               "follow unrecorded warm-up runs per server (until its page faults per op settle) and alternate the two servers (Kamailio, sipsd, then sipsd, Kamailio, ...); the CPU rows "
                "also give the ratio of each back-to-back pair." %
                (args.reps, args.duration, time.time() - started))
     out.append("")

@@ -117,9 +117,52 @@ def test_call(server, demo_pki):
     assert srv["sleeps_per_op"] * 10 >= 9, srv
     assert srv["busy"] >= 0, srv
     assert srv["preemptions_per_op"] >= 0, srv
+    assert srv["faults_per_op"] >= 0, srv
     # and the client reports its own CPU: near 100% of its core means it bounded the rate
     cli = res["client"]
     assert cli["cpu_us_per_op"] > 0 and 0 < cli["busy"] < 1.5, cli
+
+
+TOUCHER = """
+import mmap, sys, time
+m = mmap.mmap(-1, 1 << 30)
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+end = time.monotonic() + 20
+off = 0
+while time.monotonic() < end and off < (1 << 30):
+    m[off] = 1  # first touch of a fresh page: one minor fault
+    off += 4096
+    time.sleep(0.0002)
+"""
+
+
+def test_page_faults_are_the_sampled_process_tree(server, demo_pki):
+    """faults_per_op counts the minor page faults of the -p process: here a helper that touches a
+    fresh page every ~0.2 ms (thousands of faults per second), so over 10 calls paced at 20/s
+    the count is far above 0, and never above what /proc showed around the whole run."""
+    toucher = subprocess.Popen([sys.executable, "-c", TOUCHER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert toucher.stdout.readline().strip() == "ready"
+
+        def minflt():
+            with open("/proc/%d/stat" % toucher.pid) as f:
+                return int(f.read().rsplit(")", 1)[1].split()[7])
+        f0 = minflt()
+        host, port = server.addr
+        cmd = [SIPSBENCH, "call", "-t", "%s:%d" % (host, port), "--ca", os.path.join(demo_pki, "ca.pem"),
+               "--cert", os.path.join(demo_pki, "alice.pem"), "--key", os.path.join(demo_pki, "alice.key"),
+               "-p", str(toucher.pid), "--json", "--no-progress", "--timeout", "5", "-d", "10",
+               "-n", "10", "-u", "2", "-c", "1", "-r", "20"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        f1 = minflt()
+    finally:
+        toucher.kill()
+        toucher.wait()
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    assert p.returncode == 0 and res["ops"] == 10, p.stderr
+    faults = res["server"]["faults_per_op"] * res["ops"]
+    assert 100 < faults <= f1 - f0, (faults, f1 - f0)
+    assert "page faults" in p.stderr
 
 
 def strace_counts(cmd, calls, timeout=120):
@@ -174,6 +217,53 @@ def test_machine_costs_tool():
     for bad in (["x", "0"], ["0", "-1"], ["0", "99999"], ["0"]):
         p = subprocess.run([tool] + bad, capture_output=True, text=True, timeout=10)
         assert p.returncode == 2 and p.stderr, (bad, p.stderr)
+
+
+class FakeServer:
+    """Stands in for a started server in compare.measure (alive: the test's own pid)."""
+    name = "fake"
+
+    def __init__(self, work, port, **kw):
+        self.pid, self.port, self.error = os.getpid(), port, None
+
+    def start(self, n_users):
+        return True
+
+    def stop(self):
+        pass
+
+
+class FakeRunner:
+    """Returns the given page faults per op for each warm-up run (3 s), then plain results."""
+
+    def __init__(self, faults):
+        self.faults, self.calls = list(faults), []
+
+    def run(self, server, scen, extra, timeout):
+        self.calls.append(list(extra))
+        f = self.faults.pop(0) if self.faults else 0.0
+        return {"duration_s": 3.0, "ops": 100, "server": {"faults_per_op": f, "cpu_us_per_op": 10.0}}
+
+
+@pytest.mark.parametrize("warmup_max,runs,spent", [(60, 3, 9.0), (5, 2, 6.0)])
+def test_bench_warms_up_until_page_faults_settle(tmp_path, warmup_max, runs, spent):
+    """make bench records nothing until a server's page faults per op fall to 0.05 (Kamailio's
+    first call runs pay ~5 faults and 60% more CPU per call), or --warmup-max seconds passed."""
+    sys.path.insert(0, os.path.join(SOURCE_DIR, "bench"))
+    try:
+        import compare
+    finally:
+        sys.path.pop(0)
+    args = type("Args", (), dict(reps=1, duration=10.0, warmup_max=warmup_max, work=str(tmp_path),
+                                 idle_conns=0, openssl_root=None))()
+    sc = dict(id="call", scen="call", extra=["-d", "10", "-c", "50"])
+    runner = FakeRunner([2.0, 0.5, 0.01, 0.0])
+    reps, errors, warmups = compare.measure(args, runner, [("fake", FakeServer, {}, 5999)], sc)
+    assert errors == {"fake": None} and len(reps["fake"]) == 1
+    assert warmups["fake"][0] == spent
+    assert len(runner.calls) == runs + 1  # the warm-ups, then the one recorded run
+    assert all(c[c.index("-d") + 1] == "3" for c in runner.calls[:runs])
+    assert runner.calls[-1][runner.calls[-1].index("-d") + 1] == "10"
 
 
 def test_bench_kamailio_writes_bindings_through(demo_pki, tmp_path):

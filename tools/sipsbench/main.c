@@ -73,8 +73,8 @@ static void usage(FILE *f)
 		"      --hold S               idle: seconds to hold the connections (default 5)\n"
 		"      --no-register          idle: OPTIONS instead of REGISTER\n"
 		"output:\n"
-		"  -p, --server-pid PID       sample the server's CPU (utime+stime), context switches and\n"
-		"                             RSS/PSS from /proc (the process and its children)\n"
+		"  -p, --server-pid PID       sample the server's CPU (utime+stime), context switches, page\n"
+		"                             faults and RSS/PSS from /proc (the process and its children)\n"
 		"      --json                 JSON result on stdout (summary goes to stderr)\n"
 		"      --no-progress          no live line even on a terminal\n");
 }
@@ -833,6 +833,10 @@ int main(int argc, char **argv)
 	bool switches_ok = busy_ok && after.sleeps >= before.sleeps && after.preempts >= before.preempts;
 	double sleeps_op = switches_ok ? (double)(after.sleeps - before.sleeps) / (double)s->ops : -1;
 	double preempts_op = switches_ok ? (double)(after.preempts - before.preempts) / (double)s->ops : -1;
+	/* page faults per op: a server still growing its memory (first touches) pays them, one in
+	 * steady state does not; comparisons should start once they have settled */
+	bool faults_ok = busy_ok && after.faults >= before.faults;
+	double faults_op = faults_ok ? (double)(after.faults - before.faults) / (double)s->ops : -1;
 	/* this process's own share: near 100% of its core, the client set the rate */
 	bool client_ok = o.scen != SC_IDLE && s->ops && run_s > 0;
 	double client_us_op = client_ok ? client_cpu * 1e6 / (double)s->ops : -1;
@@ -873,6 +877,8 @@ int main(int argc, char **argv)
 		if (switches_ok)
 			fprintf(sf, "; per op %.2f sleeps (voluntary context switches), %.2f preemptions",
 				sleeps_op, preempts_op);
+		if (faults_ok)
+			fprintf(sf, ", %.2f page faults", faults_op);
 		fprintf(sf, "\n");
 	}
 	if (client_ok)
@@ -921,6 +927,8 @@ int main(int argc, char **argv)
 			if (switches_ok)
 				printf(",\"sleeps_per_op\":%.3f,\"preemptions_per_op\":%.3f", sleeps_op,
 				       preempts_op);
+			if (faults_ok)
+				printf(",\"faults_per_op\":%.3f", faults_op);
 			printf(",\"rss_kib_before\":%llu,\"rss_kib_after\":%llu,\"pss_kib_before\":%llu,"
 			       "\"pss_kib_after\":%llu",
 			       (unsigned long long)before.rss_kib, (unsigned long long)after.rss_kib,

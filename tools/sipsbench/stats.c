@@ -108,9 +108,10 @@ long proc_clk_tck(void)
 	return t > 0 ? t : 100;
 }
 
-/* /proc/PID/stat: "pid (comm) state ppid ... utime(14) stime(15) ..."; comm may hold spaces
- * and parentheses, so fields are counted from the last ')'. */
-static bool read_stat(pid_t pid, pid_t *ppid, uint64_t *ticks)
+/* /proc/PID/stat: "pid (comm) state ppid ... minflt(10) ... utime(14) stime(15) ..."; comm may
+ * hold spaces and parentheses, so fields are counted from the last ')'. minflt covers all the
+ * process's threads. faults may be NULL. */
+static bool read_stat(pid_t pid, pid_t *ppid, uint64_t *ticks, uint64_t *faults)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -135,7 +136,7 @@ static bool read_stat(pid_t pid, pid_t *ppid, uint64_t *ticks)
 		char *end = save;
 		while (*end && *end != ' ')
 			end++;
-		if (field == 4 || field == 14 || field == 15)
+		if (field == 4 || field == 10 || field == 14 || field == 15)
 			f_vals[field] = strtoull(save, NULL, 10);
 		save = end;
 	}
@@ -143,6 +144,8 @@ static bool read_stat(pid_t pid, pid_t *ppid, uint64_t *ticks)
 		return false;
 	*ppid = (pid_t)f_vals[4];
 	*ticks = f_vals[14] + f_vals[15];
+	if (faults)
+		*faults = f_vals[10];
 	return true;
 }
 
@@ -193,7 +196,7 @@ bool proc_sample(pid_t root, struct proc_sample *out)
 	size_t nt = 0;
 	uint64_t ticks;
 	pid_t ppid;
-	if (!read_stat(root, &ppid, &ticks))
+	if (!read_stat(root, &ppid, &ticks, NULL))
 		return false;
 	tree[nt++] = root;
 	/* Descendants: repeat the scan until no new child appears (Kamailio forks one level deep,
@@ -212,7 +215,7 @@ bool proc_sample(pid_t root, struct proc_sample *out)
 			bool known = false;
 			for (size_t i = 0; i < nt; i++)
 				known |= tree[i] == (pid_t)pid;
-			if (known || !read_stat((pid_t)pid, &ppid, &ticks))
+			if (known || !read_stat((pid_t)pid, &ppid, &ticks, NULL))
 				continue;
 			for (size_t i = 0; i < nt; i++) {
 				if (tree[i] == ppid) {
@@ -227,9 +230,11 @@ bool proc_sample(pid_t root, struct proc_sample *out)
 	}
 	for (size_t i = 0; i < nt; i++) {
 		char path[64];
-		if (!read_stat(tree[i], &ppid, &ticks))
+		uint64_t faults;
+		if (!read_stat(tree[i], &ppid, &ticks, &faults))
 			continue;
 		out->ticks += ticks;
+		out->faults += faults;
 		snprintf(path, sizeof(path), "/proc/%d/status", (int)tree[i]);
 		out->rss_kib += read_u64_field(path, "VmRSS");
 		snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)tree[i]);

@@ -59,6 +59,7 @@ struct proc_sample {
 	uint64_t pss_kib; /* Pss summed (shared pages counted once across processes) */
 	uint64_t sleeps;  /* voluntary context switches of every thread (blocked: epoll, futex, I/O) */
 	uint64_t preempts;/* involuntary context switches of every thread */
+	uint64_t faults;  /* minor page faults: first touches of memory (a server still warming up) */
 };
 
 bool proc_sample(pid_t pid, struct proc_sample *out);
