@@ -659,8 +659,13 @@ def main():
     out = []
     out.append("# sipsd vs Kamailio — %s" % date)
     out.append("")
-    how = "`make bench`" if not args.openssl_root else "`BENCH_OPENSSL_ROOT=%s make bench`" % args.openssl_root
-    out.append("Produced by " + how + " (bench/run.sh → bench/compare.py), %d repetitions per "
+    # bench/run.sh says it is `make bench`; run by hand, the file names the exact command
+    if os.environ.get("BENCH_VIA_RUN_SH"):
+        how = "`make bench`" if not args.openssl_root else "`BENCH_OPENSSL_ROOT=%s make bench`" % args.openssl_root
+        how += " (bench/run.sh → bench/compare.py)"
+    else:
+        how = "`" + " ".join(shlex.quote(a) for a in ["python3", "bench/compare.py"] + sys.argv[1:]) + "`"
+    out.append("Produced by " + how + ", %d repetitions per "
                "scenario, medians; %.0f s per throughput run; wall time %.0f s. Throughput runs "
                "follow unrecorded warm-up runs per server (until its page faults per op settle) and alternate the two servers (Kamailio, sipsd, then sipsd, Kamailio, ...); the CPU rows "
                "also give the ratio of each back-to-back pair." %

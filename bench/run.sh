@@ -30,4 +30,4 @@ set -- --build "$build" --out "$out" --reps "${BENCH_REPS:-3}" --duration "${BEN
 [ -n "${BENCH_SCENARIOS:-}" ] && set -- "$@" --scenarios "$BENCH_SCENARIOS"
 [ -n "${BENCH_CALL_RATE:-}" ] && set -- "$@" --call-rate "$BENCH_CALL_RATE"
 [ -n "${BENCH_OPENSSL_ROOT:-}" ] && set -- "$@" --openssl-root "$BENCH_OPENSSL_ROOT"
-exec python3 "$here/compare.py" "$@"
+BENCH_VIA_RUN_SH=1 exec python3 "$here/compare.py" "$@"
