@@ -100,6 +100,21 @@ void scen_op_done(struct conn *c, bool ok, int err)
 	op_end(c, ok, err);
 }
 
+/* The end of every message: extra headers, the body's type, more headers, its length, the body. */
+static void put_tail(struct outbuf *b, const char *extra, const char *more, const char *body)
+{
+	size_t bl = body ? strlen(body) : 0;
+	if (extra)
+		outbuf_puts(b, extra);
+	if (bl)
+		outbuf_puts(b, "Content-Type: application/sdp\r\n");
+	outbuf_puts(b, more);
+	outbuf_puts(b, "Content-Length: ");
+	outbuf_put_u32(b, (uint32_t)bl);
+	outbuf_puts(b, "\r\n\r\n");
+	outbuf_put(b, body ? body : "", bl);
+}
+
 static int build_req(struct conn *c, char *out, size_t sz, const char *method, const char *ruri,
 		     const char *to, uint32_t cseq, const char *branch, const char *extra,
 		     const char *body)
@@ -107,7 +122,6 @@ static int build_req(struct conn *c, char *out, size_t sz, const char *method, c
 	const struct opts *o = c->w->o;
 	char user[64];
 	user_name(o, c->ua, user, sizeof(user));
-	size_t bl = body ? strlen(body) : 0;
 	struct outbuf b = OUTBUF_INIT_CSTR(out, sz);
 	outbuf_puts(&b, method);
 	outbuf_put(&b, " ", 1);
@@ -133,14 +147,7 @@ static int build_req(struct conn *c, char *out, size_t sz, const char *method, c
 	outbuf_put(&b, " ", 1);
 	outbuf_puts(&b, method);
 	outbuf_puts(&b, "\r\n");
-	if (extra)
-		outbuf_puts(&b, extra);
-	if (bl)
-		outbuf_puts(&b, "Content-Type: application/sdp\r\n");
-	outbuf_puts(&b, "User-Agent: sipsbench\r\nContent-Length: ");
-	outbuf_put_u32(&b, (uint32_t)bl);
-	outbuf_puts(&b, "\r\n\r\n");
-	outbuf_put(&b, body ? body : "", bl);
+	put_tail(&b, extra, "User-Agent: sipsbench\r\n", body);
 	size_t n = outbuf_cstr(&b);
 	return n ? (int)n : -1;
 }
@@ -218,15 +225,7 @@ static bool respond(struct conn *c, const struct smsg *m, unsigned code, const c
 		}
 		p = eol;
 	}
-	size_t bl = body ? strlen(body) : 0;
-	if (extra)
-		outbuf_puts(&b, extra);
-	if (bl)
-		outbuf_puts(&b, "Content-Type: application/sdp\r\n");
-	outbuf_puts(&b, "Content-Length: ");
-	outbuf_put_u32(&b, (uint32_t)bl);
-	outbuf_puts(&b, "\r\n\r\n");
-	outbuf_put(&b, body ? body : "", bl);
+	put_tail(&b, extra, "", body);
 	if (b.over)
 		return true; /* too big to answer: drop (the caller side times out) */
 	return conn_send(c, out, b.len);
