@@ -204,10 +204,9 @@ static bool respond(struct conn *c, const struct smsg *m, unsigned code, const c
 		if (colon) {
 			struct slice nm = slice_trim((struct slice){ p, (size_t)(colon - p) });
 			enum answer_hdr k = answer_hdr_kind(nm);
-			bool copy = k == HDR_COPY, is_to = k == HDR_TO;
-			if (copy) {
+			if (k == HDR_COPY) {
 				outbuf_put(&b, p, (size_t)(eol - p));
-			} else if (is_to) {
+			} else if (k == HDR_TO) {
 				struct slice v = { colon + 1, (size_t)(eol - colon - 1) };
 				while (v.len && (v.p[v.len - 1] == '\n' || v.p[v.len - 1] == '\r'))
 					v.len--;
