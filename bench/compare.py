@@ -2,8 +2,9 @@
 """Side-by-side benchmark of sipsd and Kamailio 5.6 on loopback (the `make bench` engine).
 
 For every scenario: start both servers fresh, pinned with taskset to the same core(s), warm
-each up with unrecorded runs until its page faults per op settle, run sipsbench (pinned to the other core) three times
-against each, alternating the servers run by run so that the machine's load drifts reach both,
+each up with unrecorded runs until its page faults per op settle, run sipsbench (pinned to
+the other core) three times against each, alternating the servers run by run so that the
+machine's load drifts reach both,
 keep the medians, stop the servers. Memory scenarios start one fresh server per run instead.
 Both servers get the same certificates and CA, require client certificates, and keep a
 TLS session cache. Writes a Markdown table (metric | Kamailio | sipsd | ratio) with the machine
@@ -359,7 +360,7 @@ def measure(args, runner, specs, sc):
     warm each up until its page faults settle, and alternate them repetition by repetition
     (K S, S K, K S, ...), so a change in the machine's load during the scenario reaches both;
     the idle one sleeps in epoll. Memory scenarios start a fresh server per repetition, one
-    server at a time. Returns (repetitions, errors, warm-ups: {server: (seconds, faults/op)})."""
+    server at a time. Returns (repetitions, errors, {server: seconds of warm-up})."""
     reps = {spec[0]: [] for spec in specs}
     errors = {spec[0]: None for spec in specs}
     warmups = {}
@@ -388,7 +389,7 @@ def measure(args, runner, specs, sc):
     for sname, server in servers.items():
         if server is None:
             continue
-        spent, faults = 0.0, None
+        spent = 0.0
         while True:
             r = runner.run(server, sc["scen"], warm, int(args.duration) + 200)
             spent += r.get("duration_s", 0.0)
@@ -397,7 +398,7 @@ def measure(args, runner, specs, sc):
                 sname, sc["id"], spent, "?" if faults is None else "%.3f" % faults))
             if faults is None or faults <= FAULTS_SETTLED or spent >= args.warmup_max:
                 break
-        warmups[sname] = (spent, faults)
+        warmups[sname] = spent
     try:
         for rep in range(args.reps):
             order = [spec[0] for spec in specs]
@@ -507,7 +508,7 @@ def rows_for(sc):
             # A server still warming up (first touches of memory) pays page faults: each run
             # starts once they have settled (the warm-up row), so this stays near 0.
             ("%s: server page faults per op" % sid, "faults", "", None),
-            ("%%s: unrecorded warm-up before the runs, s (until page faults per op <= %g)" % FAULTS_SETTLED % sid,
+            ("%s: unrecorded warm-up before the runs, s (until page faults per op <= %g)" % (sid, FAULTS_SETTLED),
              "warmup_s", "", None),
             ("%s: sipsbench busy, %% of its core (near 100: the client bounded the rate)" % sid,
              "client_busy_pct", "", None)]
@@ -531,6 +532,15 @@ def ratio(k, s, key, better):
     if not kv or sv is None:
         return ""
     return "%.2f×" % (sv / kv)
+
+
+def produced_by(args, argv, env):
+    """How a results file says it was made: bench/run.sh marks `make bench`; run by hand, the
+    exact compare.py command."""
+    if env.get("BENCH_VIA_RUN_SH"):
+        how = "`make bench`" if not args.openssl_root else "`BENCH_OPENSSL_ROOT=%s make bench`" % args.openssl_root
+        return how + " (bench/run.sh → bench/compare.py)"
+    return "`" + " ".join(shlex.quote(a) for a in ["python3", "bench/compare.py"] + list(argv)) + "`"
 
 
 def machine_costs(build, server_cpus, client_cpus):
@@ -645,7 +655,7 @@ def main():
             for sname in servers:
                 results[(sc["id"], sname)] = summarize(sc, reps[sname], errs[sname], sname == "sipsd")
                 if isinstance(results[(sc["id"], sname)], dict) and sname in warmups:
-                    results[(sc["id"], sname)]["warmup_s"] = warmups[sname][0]
+                    results[(sc["id"], sname)]["warmup_s"] = warmups[sname]
             if not sc.get("fresh_each") and "sipsd" in reps and "kamailio" in reps:
                 ok = lambda rs: [r for r in rs if "failed" not in r]
                 paired[sc["id"]] = paired_ratios(ok(reps["kamailio"]), ok(reps["sipsd"]),
@@ -659,13 +669,7 @@ def main():
     out = []
     out.append("# sipsd vs Kamailio — %s" % date)
     out.append("")
-    # bench/run.sh says it is `make bench`; run by hand, the file names the exact command
-    if os.environ.get("BENCH_VIA_RUN_SH"):
-        how = "`make bench`" if not args.openssl_root else "`BENCH_OPENSSL_ROOT=%s make bench`" % args.openssl_root
-        how += " (bench/run.sh → bench/compare.py)"
-    else:
-        how = "`" + " ".join(shlex.quote(a) for a in ["python3", "bench/compare.py"] + sys.argv[1:]) + "`"
-    out.append("Produced by " + how + ", %d repetitions per "
+    out.append("Produced by " + produced_by(args, sys.argv[1:], os.environ) + ", %d repetitions per "
                "scenario, medians; %.0f s per throughput run; wall time %.0f s. Throughput runs "
                "follow unrecorded warm-up runs per server (until its page faults per op settle) and alternate the two servers (Kamailio, sipsd, then sipsd, Kamailio, ...); the CPU rows "
                "also give the ratio of each back-to-back pair." %

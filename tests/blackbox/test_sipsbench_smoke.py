@@ -260,10 +260,25 @@ def test_bench_warms_up_until_page_faults_settle(tmp_path, warmup_max, runs, spe
     runner = FakeRunner([2.0, 0.5, 0.01, 0.0])
     reps, errors, warmups = compare.measure(args, runner, [("fake", FakeServer, {}, 5999)], sc)
     assert errors == {"fake": None} and len(reps["fake"]) == 1
-    assert warmups["fake"][0] == spent
+    assert warmups["fake"] == spent
     assert len(runner.calls) == runs + 1  # the warm-ups, then the one recorded run
     assert all(c[c.index("-d") + 1] == "3" for c in runner.calls[:runs])
     assert runner.calls[-1][runner.calls[-1].index("-d") + 1] == "10"
+
+
+def test_bench_results_name_the_command_that_made_them():
+    """A results file says `make bench` only when bench/run.sh ran it; by hand, the exact
+    compare.py command, so a partial run is never passed off as the full benchmark."""
+    sys.path.insert(0, os.path.join(SOURCE_DIR, "bench"))
+    try:
+        import compare
+    finally:
+        sys.path.pop(0)
+    args = type("Args", (), dict(openssl_root=None))()
+    argv = ["--build", "build", "--out", "/tmp/x y.md", "--scenarios", "call"]
+    assert compare.produced_by(args, argv, {"BENCH_VIA_RUN_SH": "1"}).startswith("`make bench`")
+    assert compare.produced_by(args, argv, {}) == \
+        "`python3 bench/compare.py --build build --out '/tmp/x y.md' --scenarios call`"
 
 
 def test_bench_kamailio_writes_bindings_through(demo_pki, tmp_path):
